@@ -1,0 +1,206 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// KafkaConfig says where the brokers are. The zero value is invalid; DefaultKafkaConfig runs on
+// one laptop against `portguard dev`'s broker.
+type KafkaConfig struct {
+	Brokers []string
+	Topics  Topics
+}
+
+// DefaultKafkaConfig is the configuration portguard uses when nothing is set.
+func DefaultKafkaConfig() KafkaConfig {
+	return KafkaConfig{Brokers: []string{"127.0.0.1:19092"}, Topics: DefaultTopics()}
+}
+
+// Validate reports a configuration that cannot work.
+func (c KafkaConfig) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("ingest: kafka: at least one broker address is required")
+	}
+	return c.Topics.Validate()
+}
+
+// Producer writes JSON messages to Kafka and waits for every in-sync replica to acknowledge them:
+// nothing portguard publishes may be lost silently. It is safe for concurrent use.
+type Producer struct {
+	w *kafka.Writer
+}
+
+// NewProducer returns a producer for the brokers. Messages with the same key go to the same
+// partition (murmur2, as the Java client does), so per-declaration order holds.
+func NewProducer(brokers []string) *Producer {
+	return &Producer{w: &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 2 * time.Millisecond,
+		BatchSize:    1000,
+		Balancer:     kafka.Murmur2Balancer{},
+		MaxAttempts:  3,
+		WriteTimeout: 10 * time.Second,
+	}}
+}
+
+// Message is one record to publish.
+type Message struct {
+	Topic string
+	Key   string
+	Value any // JSON-encoded; a []byte or json.RawMessage is sent as it is
+}
+
+// Publish encodes and writes msgs, returning only when all are acknowledged or an error occurred.
+// An encoding failure is a programming error and returned before anything is written.
+func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
+	km := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		var b []byte
+		switch v := m.Value.(type) {
+		case []byte:
+			b = v
+		case json.RawMessage:
+			b = v
+		default:
+			var err error
+			if b, err = json.Marshal(v); err != nil {
+				return fmt.Errorf("ingest: encode message for %s: %w", m.Topic, err)
+			}
+		}
+		km[i] = kafka.Message{Topic: m.Topic, Key: []byte(m.Key), Value: b}
+	}
+	if err := p.w.WriteMessages(ctx, km...); err != nil {
+		return fmt.Errorf("ingest: publish %d message(s): %w", len(km), err)
+	}
+	return nil
+}
+
+// Close flushes and closes the producer.
+func (p *Producer) Close() error { return p.w.Close() }
+
+// ConsumerConfig configures a Consumer.
+type ConsumerConfig struct {
+	Brokers   []string
+	Topic     string
+	GroupID   string
+	BatchSize int           // most messages handed to the handler at once; default 500
+	BatchWait time.Duration // longest wait to fill a batch; default 50ms
+	// RetryBackoff is the first wait after a failed batch; it doubles up to 5 s. Default 100ms.
+	RetryBackoff time.Duration
+	Logger       *slog.Logger
+}
+
+// Handler processes one batch. It must make its effects durable before returning nil; only then
+// are the offsets committed. A message that can never be processed (bad input) must be dealt with
+// inside the handler — sent to dead letters — and not reported as an error: an error means
+// "transient, try the whole batch again", and the consumer retries it until it succeeds or the
+// context ends, without committing. Handlers must therefore be idempotent.
+type Handler func(ctx context.Context, batch []kafka.Message) error
+
+// Consumer reads a topic in a consumer group with at-least-once delivery: FetchMessage, handle,
+// then CommitMessages.
+type Consumer struct {
+	cfg ConsumerConfig
+	r   *kafka.Reader
+	log *slog.Logger
+}
+
+// NewConsumer validates cfg and creates the group reader.
+func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
+	if len(cfg.Brokers) == 0 || cfg.Topic == "" || cfg.GroupID == "" {
+		return nil, errors.New("ingest: consumer needs brokers, a topic and a group id")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.BatchWait <= 0 {
+		cfg.BatchWait = 50 * time.Millisecond
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 100 * time.Millisecond
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.Brokers,
+		Topic:          cfg.Topic,
+		GroupID:        cfg.GroupID,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        cfg.BatchWait,
+		StartOffset:    kafka.FirstOffset,
+		CommitInterval: 0, // synchronous commits: we commit only what is durable
+		QueueCapacity:  cfg.BatchSize,
+	})
+	return &Consumer{cfg: cfg, r: r, log: log.With("topic", cfg.Topic, "group", cfg.GroupID)}, nil
+}
+
+// Run consumes until ctx ends, then closes the reader. It returns nil on cancellation and an
+// error only when the reader itself fails for good.
+func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	defer c.r.Close()
+	batch := make([]kafka.Message, 0, c.cfg.BatchSize)
+	for {
+		batch = batch[:0]
+		m, err := c.r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("ingest: fetch from %s: %w", c.cfg.Topic, err)
+		}
+		batch = append(batch, m)
+		fill, cancel := context.WithTimeout(ctx, c.cfg.BatchWait)
+		for len(batch) < c.cfg.BatchSize {
+			m, err := c.r.FetchMessage(fill)
+			if err != nil {
+				break
+			}
+			batch = append(batch, m)
+		}
+		cancel()
+		if err := c.handle(ctx, h, batch); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+func (c *Consumer) handle(ctx context.Context, h Handler, batch []kafka.Message) error {
+	wait := c.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := h(ctx, batch)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.log.Warn("batch failed, will retry without committing", "attempt", attempt, "messages", len(batch), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+	if err := c.r.CommitMessages(ctx, batch...); err != nil {
+		return fmt.Errorf("ingest: commit offsets on %s: %w", c.cfg.Topic, err)
+	}
+	return nil
+}
+
+// Lag returns the reader's last known lag (messages behind the end of the partitions).
+func (c *Consumer) Lag() int64 { return c.r.Stats().Lag }
