@@ -299,3 +299,11 @@ func identifier(s string) bool {
 func tzName(s string) bool {
 	return s != "" && !strings.ContainsAny(s, "'\\ ")
 }
+
+// limits adds the server-side execution limit analyst queries run under, so a query too heavy
+// for the server is stopped there, not merely abandoned by the client.
+func (s *Store) limits(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"max_execution_time": s.cfg.MaxQuerySeconds,
+	}))
+}

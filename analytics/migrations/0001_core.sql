@@ -196,6 +196,7 @@ ORDER BY id;
 CREATE TABLE IF NOT EXISTS audit (
     seq UInt64,
     at DateTime('UTC'),
+    at_ns Int64,
     actor String,
     action String,
     subject String,
