@@ -51,6 +51,8 @@ type InspectionResult struct {
 	Disposition string    `json:"disposition"` // RELEASE, TREAT_RELEASE, RETURN, DESTROY, DETAIN
 	Note        string    `json:"note,omitempty"`
 	InspectedAt time.Time `json:"inspected_at"`
+	// LabRef is the laboratory report number of a result that came from the laboratory.
+	LabRef string `json:"lab_ref,omitempty"`
 	// Label is the outcome as targeting learns it: decision context and features included.
 	Label targeting.Outcome `json:"label"`
 }

@@ -64,6 +64,14 @@ type Task struct {
 	CreatedAt     time.Time          `json:"created_at"`
 	UpdatedAt     time.Time          `json:"updated_at"`
 	DueAt         time.Time          `json:"due_at"`
+
+	// Draw records how the current officer was drawn (双随机); nil when nobody was drawn.
+	Draw *Draw `json:"draw,omitempty"`
+	// BondReleased is set when the consignment was released under bond (担保放行) while its
+	// laboratory sample is being tested.
+	BondReleased bool `json:"bond_released,omitempty"`
+	// Reason is the reason given for the last reassignment, override or cancellation.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Actor is the authenticated user performing an action, as web hands it to clearance.
