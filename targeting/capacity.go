@@ -1,0 +1,119 @@
+package targeting
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// The capacity controller keeps, per port, an exponentially decayed histogram of recent scores
+// (in log space, so probabilities and expected values share one scale) and sets the RED and
+// YELLOW thresholds at the quantiles that give the model its share of the inspection budget.
+// The budget share itself is corrected by what rules, random control and exploration already
+// inspect, so that the total RED rate tracks the port's target.
+const (
+	ctrlBins   = 2048
+	ctrlLo     = -25.0
+	ctrlWidth  = 0.02
+	ctrlEvery  = 16 // recompute thresholds every this many observations
+	ctrlWarmup = 20 // below this many observations the model selects nothing
+)
+
+// tieBreak spreads equal scores across one bin (in log space) using a uniform u, so that a
+// threshold falling inside a crowd of equal scores (before any label, every score is the prior)
+// selects the right share of them rather than all or none.
+func tieBreak(score, u float64) float64 {
+	return score * math.Exp(ctrlWidth*(u-0.5))
+}
+
+func ctrlBin(score float64) int {
+	lg := math.Log(max(score, 1e-11))
+	b := int((lg - ctrlLo) / ctrlWidth)
+	return min(max(b, 0), ctrlBins-1)
+}
+
+// binLow is the smallest score of bin b.
+func binLow(b int) float64 { return math.Exp(ctrlLo + ctrlWidth*float64(b)) }
+
+// controller tracks one port.
+type controller struct {
+	mu    sync.Mutex
+	hist  [ctrlBins]float64
+	total float64
+	inc   float64 // weight of the next observation; grows instead of decaying every bin
+	grow  float64 // 1/decay per observation
+	// other is the decayed share of decisions inspected by rules, random control or
+	// exploration while below the model's RED threshold.
+	other, otherN float64
+	count         int
+
+	red, yellow atomic.Uint64 // thresholds, float64 bits; +Inf selects nothing
+}
+
+func newController(halfLife int) *controller {
+	c := &controller{inc: 1, grow: math.Exp(math.Ln2 / float64(halfLife))}
+	c.red.Store(math.Float64bits(math.Inf(1)))
+	c.yellow.Store(math.Float64bits(math.Inf(1)))
+	return c
+}
+
+// thresholds returns the current RED and YELLOW score thresholds (RED ≥ YELLOW).
+func (c *controller) thresholds() (red, yellow float64) {
+	return math.Float64frombits(c.red.Load()), math.Float64frombits(c.yellow.Load())
+}
+
+// observe records a decided score and whether something other than the model inspected it, and
+// refreshes the thresholds for target (RED share) and yellowShare.
+func (c *controller) observe(score float64, otherInspected bool, target, exploreShare, randomRate, yellowShare float64) {
+	c.mu.Lock()
+	c.hist[ctrlBin(score)] += c.inc
+	c.total += c.inc
+	o := 0.0
+	if otherInspected {
+		o = 1
+	}
+	c.other = c.other*0.999 + o*0.001
+	c.otherN = c.otherN*0.999 + 0.001
+	c.inc *= c.grow
+	if c.inc > 1e200 {
+		// Renormalize before overflow; only ratios matter.
+		for i := range c.hist {
+			c.hist[i] /= c.inc
+		}
+		c.total /= c.inc
+		c.inc = 1
+	}
+	c.count++
+	if c.count >= ctrlWarmup && c.count%ctrlEvery == 0 || c.count == ctrlWarmup {
+		// Before the decayed share is meaningful, assume random control and exploration take
+		// their nominal shares.
+		other := randomRate + exploreShare*target
+		if c.otherN > 0.5 {
+			other = c.other / c.otherN
+		}
+		share := max(target-other, 0)
+		c.red.Store(math.Float64bits(c.quantile(share)))
+		c.yellow.Store(math.Float64bits(c.quantile(share + yellowShare)))
+	}
+	c.mu.Unlock()
+}
+
+// quantile returns the score above which the top share of the decayed mass lies, interpolating
+// within the bin so that shares finer than a bin are honoured on average.
+func (c *controller) quantile(share float64) float64 {
+	if share <= 0 {
+		return math.Inf(1)
+	}
+	want := share * c.total
+	var cum float64
+	for b := ctrlBins - 1; b >= 0; b-- {
+		h := c.hist[b]
+		if cum+h >= want && h > 0 {
+			frac := (want - cum) / h // share of this bin to take, from its top
+			lo, hi := ctrlLo+ctrlWidth*float64(b), ctrlLo+ctrlWidth*float64(b+1)
+			return math.Exp(hi - frac*(hi-lo))
+		}
+		cum += h
+	}
+	return 0
+}

@@ -1,0 +1,186 @@
+package targeting
+
+import (
+	"hash/maphash"
+	"math"
+	"sync"
+)
+
+// Unit values are tracked as log10(base value per kg) in a fixed histogram: median and MAD come
+// out of it in constant time and memory, they are robust to the outliers undervaluation produces,
+// and halving the counts when they grow large lets the norm follow price drift.
+const (
+	uvBins     = 80
+	uvLo       = -3.0 // 0.001 per kg
+	uvWidth    = 0.125
+	uvMaxCount = 4000 // halve all counts beyond this many observations
+	uvMinCount = 20   // fewer observations than this: the norm is unknown
+)
+
+// uvHist is the unit-value distribution of one HS6 (or HS6 × origin, or HS4).
+type uvHist struct {
+	c        [uvBins]float32
+	n        float32
+	med, mad float32 // cached, refreshed every few observations
+	stale    uint8
+}
+
+func uvBin(lg float64) int {
+	b := int((lg - uvLo) / uvWidth)
+	return min(max(b, 0), uvBins-1)
+}
+
+func (h *uvHist) add(lg float64) {
+	h.c[uvBin(lg)]++
+	h.n++
+	if h.n > uvMaxCount {
+		h.n = 0
+		for i := range h.c {
+			h.c[i] /= 2
+			h.n += h.c[i]
+		}
+	}
+	h.stale++
+	if h.n < 64 || h.stale >= 16 {
+		h.refresh()
+	}
+}
+
+// refresh recomputes median and MAD by interpolation within bins.
+func (h *uvHist) refresh() {
+	h.stale = 0
+	half := h.n / 2
+	var cum float32
+	med := float32(uvLo)
+	for i, c := range h.c {
+		if cum+c >= half && c > 0 {
+			med = float32(uvLo) + float32(uvWidth)*(float32(i)+(half-cum)/c)
+			break
+		}
+		cum += c
+	}
+	h.med = med
+	// MAD: grow a window around the median until it holds half of the mass.
+	mb := uvBin(float64(med))
+	lo, hi := mb, mb
+	mass := h.c[mb]
+	for mass < half && (lo > 0 || hi < uvBins-1) {
+		dl, dh := math.MaxFloat32, math.MaxFloat32
+		if lo > 0 {
+			dl = float64(med) - (uvLo + uvWidth*float64(lo))
+		}
+		if hi < uvBins-1 {
+			dh = (uvLo + uvWidth*float64(hi+1)) - float64(med)
+		}
+		if dl <= dh {
+			lo--
+			mass += h.c[lo]
+		} else {
+			hi++
+			mass += h.c[hi]
+		}
+	}
+	h.mad = float32(max(float64(med)-(uvLo+uvWidth*float64(lo)), (uvLo+uvWidth*float64(hi+1))-float64(med)) / 2)
+}
+
+// norms holds the unit-value histograms, sharded by key.
+type norms struct {
+	seed   maphash.Seed
+	shards [32]struct {
+		mu sync.RWMutex
+		m  map[pkey]*uvHist
+	}
+}
+
+func newNorms() *norms {
+	n := &norms{seed: maphash.MakeSeed()}
+	for i := range n.shards {
+		n.shards[i].m = map[pkey]*uvHist{}
+	}
+	return n
+}
+
+func (n *norms) shard(k pkey) int {
+	h := maphash.String(n.seed, k.a) ^ uint64(k.k)*0x9e3779b97f4a7c15
+	if k.b != "" {
+		h ^= maphash.String(n.seed, k.b) * 31
+	}
+	return int(h % uint64(len(n.shards)))
+}
+
+func (n *norms) observe(k pkey, lg float64) {
+	s := &n.shards[n.shard(k)]
+	s.mu.Lock()
+	h := s.m[k]
+	if h == nil {
+		// A new key needs its own copy of the strings: k may point into a declaration.
+		k.a, k.b = cloneString(k.a), cloneString(k.b)
+		h = &uvHist{}
+		s.m[k] = h
+	}
+	h.add(lg)
+	s.mu.Unlock()
+}
+
+// norm returns the median and robust scale (1.4826 × MAD) of key's distribution.
+func (n *norms) norm(k pkey) (med, scale float64, ok bool) {
+	s := &n.shards[n.shard(k)]
+	s.mu.RLock()
+	h := s.m[k]
+	if h != nil && h.n >= uvMinCount {
+		med, scale, ok = float64(h.med), 1.4826*float64(h.mad), true
+	}
+	s.mu.RUnlock()
+	return med, scale, ok
+}
+
+// unitValue returns log10 of an item's base value per kg, or false when it has none.
+func unitValueLog(valueBase, netKg float64) (float64, bool) {
+	if !(netKg > 0) || !(valueBase > 0) {
+		return 0, false
+	}
+	return math.Log10(valueBase / netKg), true
+}
+
+// uvZ scores an item's unit value against the narrowest norm that has enough observations:
+// HS6 × origin, then HS6, then HS4. Negative z means cheaper than usual (undervaluation).
+// It also returns the ratio of the unit value to that norm's median.
+func (n *norms) uvZ(hs, origin string, lg float64) (z, ratio float64, ok bool) {
+	keys := [3]pkey{}
+	cnt := 0
+	if len(hs) >= 6 {
+		keys[cnt] = pkey{k: kHS6Origin, a: hs[:6], b: origin}
+		cnt++
+		keys[cnt] = pkey{k: kHS6, a: hs[:6]}
+		cnt++
+	}
+	if len(hs) >= 4 {
+		keys[cnt] = pkey{k: kHS4, a: hs[:4]}
+		cnt++
+	}
+	for i := 0; i < cnt; i++ {
+		if med, scale, found := n.norm(keys[i]); found {
+			// A floor on the scale: a very uniform price list must not make every cent an alarm.
+			z = (lg - med) / max(scale, 0.05)
+			return z, math.Pow(10, lg-med), true
+		}
+	}
+	return 0, 1, false
+}
+
+func (n *norms) observeItem(hs, origin string, lg float64) {
+	if len(hs) >= 6 {
+		n.observe(pkey{k: kHS6Origin, a: hs[:6], b: origin}, lg)
+		n.observe(pkey{k: kHS6, a: hs[:6]}, lg)
+	}
+	if len(hs) >= 4 {
+		n.observe(pkey{k: kHS4, a: hs[:4]}, lg)
+	}
+}
+
+func cloneString(s string) string {
+	if s == "" {
+		return ""
+	}
+	return string([]byte(s))
+}

@@ -1,0 +1,214 @@
+package targeting
+
+import (
+	"hash/maphash"
+	"math"
+	"strings"
+	"sync"
+)
+
+// kind is a profiled attribute: each value of each kind has its own Beta posterior of the hit
+// rate.
+type kind uint8
+
+const (
+	kAll kind = iota
+	kImporter
+	kConsignor
+	kDeclarant
+	kHS2
+	kHS4
+	kHS6
+	kOrigin
+	kDeparture
+	kPort
+	kTradeMode
+	kTransport
+	kImporterHS4
+	kHS6Origin
+	kDeclarantImporter
+	kAttr // extra attribute: a = attribute name, b = value
+	numKinds
+)
+
+// kindNames are the Feature names of each kind, as decisions and outcomes carry them.
+var kindNames = [numKinds]string{
+	"all", "importer", "consignor", "declarant", "hs2", "hs4", "hs6", "origin", "departure",
+	"port", "trade_mode", "transport_mode", "importer_hs4", "hs6_origin", "declarant_importer", "attr",
+}
+
+// Plain-language names of each kind for reasons.
+var kindZH = [numKinds]string{
+	"全部", "进口商", "境外发货人", "申报单位", "商品章", "商品品目", "商品子目", "原产国", "启运国",
+	"口岸", "监管方式", "运输方式", "进口商在该品目", "该子目自该原产国", "申报单位代理该进口商", "属性",
+}
+var kindEN = [numKinds]string{
+	"all", "importer", "consignor", "declarant", "HS chapter", "HS heading", "HS subheading",
+	"origin", "departure country", "port", "trade mode", "transport mode", "importer in this heading",
+	"this subheading from this origin", "declarant for this importer", "attribute",
+}
+
+// crossSep joins the two values of a cross feature ("importer|hs4").
+const crossSep = "|"
+
+// attrPrefix starts the Feature name of an extra attribute: "attr:PAYMENT_TYPE".
+const attrPrefix = "attr:"
+
+func kindOf(name string) (kind, bool) {
+	if strings.HasPrefix(name, attrPrefix) {
+		return kAttr, true
+	}
+	for k := kImporter; k < kAttr; k++ {
+		if kindNames[k] == name {
+			return k, true
+		}
+	}
+	if name == "all" {
+		return kAll, true
+	}
+	return 0, false
+}
+
+// isEntity reports kinds keyed by a high-cardinality identifier, shrunk harder.
+func (k kind) isEntity() bool {
+	switch k {
+	case kImporter, kConsignor, kDeclarant, kImporterHS4, kDeclarantImporter:
+		return true
+	}
+	return false
+}
+
+// pkey identifies one profiled value. For crosses and attributes b is the second part; lookups
+// with substrings of the declaration's own strings do not allocate.
+type pkey struct {
+	k    kind
+	a, b string
+}
+
+// stat holds time-decayed label sums at reference time t (unix seconds): hits and labels, each
+// label weighted by its (tempered) inverse propensity. The representation is linear in the
+// labels, so a label's contribution can be subtracted exactly to replace it by a correction.
+type stat struct {
+	h, n float64
+	t    int64
+}
+
+const profileShards = 64
+
+// profiles is a sharded, concurrency-safe store of decayed label sums.
+type profiles struct {
+	seed   maphash.Seed
+	lambda float64 // decay per second: ln 2 / half-life
+	shards [profileShards]struct {
+		mu sync.RWMutex
+		m  map[pkey]stat
+		_  [40]byte // keep shards on separate cache lines
+	}
+}
+
+func newProfiles(halfLifeSeconds float64) *profiles {
+	p := &profiles{seed: maphash.MakeSeed(), lambda: math.Ln2 / halfLifeSeconds}
+	for i := range p.shards {
+		p.shards[i].m = make(map[pkey]stat)
+	}
+	return p
+}
+
+func (p *profiles) shard(key pkey) int {
+	h := maphash.String(p.seed, key.a) ^ uint64(key.k)*0x9e3779b97f4a7c15
+	if key.b != "" {
+		h ^= maphash.String(p.seed, key.b) * 31
+	}
+	return int(h % profileShards)
+}
+
+// get returns the sums decayed to time now (unix seconds).
+func (p *profiles) get(key pkey, now int64) (h, n float64) {
+	s := &p.shards[p.shard(key)]
+	s.mu.RLock()
+	st, ok := s.m[key]
+	s.mu.RUnlock()
+	if !ok {
+		return 0, 0
+	}
+	if now > st.t {
+		f := math.Exp(-p.lambda * float64(now-st.t))
+		return st.h * f, st.n * f
+	}
+	return st.h, st.n
+}
+
+// add adds weight w (negative to undo) of a label observed at time at, hit or not.
+func (p *profiles) add(key pkey, at int64, w float64, hit bool) {
+	s := &p.shards[p.shard(key)]
+	s.mu.Lock()
+	st := s.m[key]
+	if st.n == 0 && st.h == 0 {
+		st.t = at
+	}
+	switch {
+	case at > st.t:
+		f := math.Exp(-p.lambda * float64(at-st.t))
+		st.h *= f
+		st.n *= f
+		st.t = at
+	case at < st.t:
+		w *= math.Exp(-p.lambda * float64(st.t-at))
+	}
+	st.n += w
+	if hit {
+		st.h += w
+	}
+	// An undo leaves rounding dust; clamp so a posterior never sees negative evidence.
+	if st.n < 1e-9 {
+		st.n, st.h = 0, 0
+	}
+	st.h = min(max(st.h, 0), st.n)
+	if st.n == 0 {
+		delete(s.m, key)
+	} else {
+		s.m[key] = st
+	}
+	s.mu.Unlock()
+}
+
+// len counts profiled values.
+func (p *profiles) len() int {
+	n := 0
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+// globalPrior is the weak prior of the overall hit rate: 1 hit in 20 labels.
+const globalPriorA, globalPriorB = 1.0, 19.0
+
+// beta is a Beta posterior.
+type beta struct{ a, b float64 }
+
+func (b beta) mean() float64 { return b.a / (b.a + b.b) }
+
+// n is the evidence in labels beyond the prior, used for exploration and "new entity" flags.
+func (b beta) evidence(prior float64) float64 { return b.a + b.b - prior }
+
+// posterior shrinks the sums of key toward the parent mean with strength m.
+func (p *profiles) posterior(key pkey, now int64, parent, m float64) beta {
+	h, n := p.get(key, now)
+	return beta{a: m*parent + h, b: m*(1-parent) + (n - h)}
+}
+
+func (p *profiles) all(now int64) beta {
+	h, n := p.get(pkey{k: kAll}, now)
+	return beta{a: globalPriorA + h, b: globalPriorB + n - h}
+}
+
+func logit(p float64) float64 {
+	p = min(max(p, 1e-6), 1-1e-6)
+	return math.Log(p / (1 - p))
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
