@@ -41,8 +41,8 @@ func testDecision(no string, version int, ch targeting.Channel, sel targeting.Se
 		Importer: "3101960001", Channel: ch, Action: targeting.ActionPhysical, Selection: sel,
 		Score: 1.5, Probability: 0.2, Random: sel == targeting.SelectedByRandom, Propensity: 0.25,
 		ModelVersion: "m1", RulesFired: []targeting.RuleHit{{ID: "R1", Version: 1, Selected: sel == targeting.SelectedByRule}},
-		Reasons:  []targeting.Reason{{Code: "rule", ZH: "布控指令", EN: "targeting rule"}},
-		Features: []targeting.Feature{{Name: "hs4", Value: "0303"}, {Name: "origin", Value: "NO"}, {Name: "trade_mode", Value: "0110"}},
+		Reasons:   []targeting.Reason{{Code: "rule", ZH: "布控指令", EN: "targeting rule"}},
+		Features:  []targeting.Feature{{Name: "hs4", Value: "0303"}, {Name: "origin", Value: "NO"}, {Name: "trade_mode", Value: "0110"}},
 		DecidedAt: at,
 	}
 }
