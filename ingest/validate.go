@@ -276,7 +276,7 @@ func (v *Validator) checkItem(d *Declaration, i int, seqs map[int]bool, c *check
 	if !c.skip(p+".net_weight_kg") && it.NetWeightKg < 0 {
 		c.add(p+".net_weight_kg", "range", "净重不得为负数", "net weight must not be negative")
 	}
-	if !c.skip(p+".gross_weight_kg") {
+	if !c.skip(p + ".gross_weight_kg") {
 		switch {
 		case it.GrossWeightKg < 0:
 			c.add(p+".gross_weight_kg", "range", "毛重不得为负数", "gross weight must not be negative")
