@@ -133,13 +133,13 @@ func contains(ss []string, s string) bool {
 // qualificationFor returns the qualification a decision's goods need: the most specific HS range
 // of the configuration that one of its HS features falls in (features named hs, hs2 … hs10 or
 // hs_code) — longer prefixes first, then narrower ranges — else the default.
-func (s *Service) qualificationFor(d *targeting.Decision) string {
-	best, bestLen, bestSpan := s.cfg.DefaultQualification, 0, 0
+func (c Config) qualificationFor(d *targeting.Decision) string {
+	best, bestLen, bestSpan := c.DefaultQualification, 0, 0
 	for _, f := range d.Features {
 		if !strings.HasPrefix(f.Name, "hs") || !digits(f.Value) {
 			continue
 		}
-		for _, q := range s.cfg.Qualifications {
+		for _, q := range c.Qualifications {
 			if !q.matches(f.Value) {
 				continue
 			}

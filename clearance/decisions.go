@@ -214,7 +214,7 @@ func (s *Service) newTask(d *targeting.Decision, now time.Time) *Task {
 	return &Task{
 		ID: d.ID(), DeclarationNo: d.DeclarationNo, DeclVersion: d.Version, Port: d.Port,
 		Channel: d.Channel, Action: action, Priority: priority(d), State: TaskPending,
-		Qualification: s.qualificationFor(d), Decision: *d, Version: 1,
+		Qualification: s.cfg.qualificationFor(d), Decision: *d, Version: 1,
 		CreatedAt: now, UpdatedAt: now, DueAt: s.cfg.due(d.Channel == targeting.Red, now),
 	}
 }

@@ -278,7 +278,7 @@ func (s *Service) commitResult(ctx context.Context, a Actor, t *Task, state Task
 	source := "result"
 	hold := LabHold("")
 	if state == TaskAwaitingLab {
-		hold = s.labHold(res.Findings)
+		hold = s.cfg.labHold(res.Findings)
 		if hold == LabBond && !s.released.has(t.ID) {
 			r := s.release(t.DeclarationNo, t.DeclVersion, t.Port, t.Channel, DispReleaseBond, a.User, now)
 			rel, source, nt.BondReleased = &r, "bond", true
@@ -351,15 +351,16 @@ func label(t *Task, r *InspectionResult) targeting.Outcome {
 
 // labHold applies the lab policy to the findings recorded at sampling: HOLD if any finding's
 // policy says so, else BOND; LabDefault when there are no findings.
-func (s *Service) labHold(fs []Finding) LabHold {
+func (c Config) labHold(fs []Finding) LabHold {
 	if len(fs) == 0 {
-		return s.cfg.LabDefault
+		return c.LabDefault
 	}
 	for _, f := range fs {
-		if h, ok := s.cfg.LabPolicy[f.Code]; ok && h == LabHeld {
-			return LabHeld
+		h, ok := c.LabPolicy[f.Code]
+		if !ok {
+			h = c.LabDefault
 		}
-		if _, ok := s.cfg.LabPolicy[f.Code]; !ok && s.cfg.LabDefault == LabHeld {
+		if h == LabHeld {
 			return LabHeld
 		}
 	}
