@@ -1,0 +1,279 @@
+package analytics
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dimension is a field analysts may group or filter trends by. Only the dimensions listed in
+// Dimensions are accepted; each maps to a fixed SQL expression, so no caller text ever reaches SQL.
+type Dimension string
+
+// Dimensions of the trend queries.
+const (
+	DimPort      Dimension = "port"
+	DimHS2       Dimension = "hs2"
+	DimHS4       Dimension = "hs4"
+	DimOrigin    Dimension = "origin"
+	DimTradeMode Dimension = "trade_mode"
+	DimEnterprise Dimension = "enterprise"
+	DimChannel   Dimension = "channel"
+	DimRule      Dimension = "rule"
+	DimSelection Dimension = "selection"
+)
+
+// dimension says how a Dimension reads from the per-decision fact: a scalar column, or an array
+// column (a declaration with two HS chapters counts once in each chapter's group).
+type dimension struct {
+	column string
+	array  bool
+}
+
+var dimensions = map[Dimension]dimension{
+	DimPort:      {"port", false},
+	DimHS2:       {"hs2", true},
+	DimHS4:       {"hs4", true},
+	DimOrigin:    {"origins", true},
+	DimTradeMode: {"trade_mode", false},
+	DimEnterprise: {"importer", false},
+	DimChannel:   {"channel", false},
+	DimRule:      {"rules_fired", true},
+	DimSelection: {"selection", false},
+}
+
+// Dimensions lists the accepted group-by and filter fields, for API documentation and forms.
+func Dimensions() []Dimension {
+	out := make([]Dimension, 0, len(dimensions))
+	for d := range dimensions {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Interval is a trend's period length.
+type Interval string
+
+// Intervals; weeks start on Monday.
+const (
+	Day   Interval = "day"
+	Week  Interval = "week"
+	Month Interval = "month"
+)
+
+// TrendRequest asks for counts and rates over [From, To) by period and any allow-listed groups.
+type TrendRequest struct {
+	From, To time.Time
+	Interval Interval // default Day
+	GroupBy  []Dimension
+	// Filters keep decisions whose dimension has one of the values (for array dimensions: any
+	// of them). Empty value lists are ignored.
+	Filters map[Dimension][]string
+	// Limit caps the rows returned (default and maximum: Config.MaxRows).
+	Limit int
+}
+
+// TrendRow is one period × group of a trend.
+type TrendRow struct {
+	Period       time.Time `json:"period"`
+	Group        []string  `json:"group,omitempty"` // values in GroupBy order
+	Declarations uint64    `json:"declarations"`
+	Inspected    uint64    `json:"inspected"`
+	Results      uint64    `json:"results"`
+	Hits         uint64    `json:"hits"`
+	// Revenue is the duty or value recovered by hits, in the base currency.
+	Revenue        float64 `json:"revenue"`
+	InspectionRate float64 `json:"inspection_rate"`
+	HitRate        float64 `json:"hit_rate"`
+}
+
+// TrendResult is a trend with its request echoed; Truncated says the row limit cut it.
+type TrendResult struct {
+	Interval  Interval    `json:"interval"`
+	GroupBy   []Dimension `json:"group_by,omitempty"`
+	Rows      []TrendRow  `json:"rows"`
+	Truncated bool        `json:"truncated"`
+}
+
+// filterSQL turns allow-listed filters into a WHERE fragment with placeholders. Unknown
+// dimensions are refused with ErrInvalid.
+func filterSQL(filters map[Dimension][]string) (string, []any, error) {
+	keys := make([]Dimension, 0, len(filters))
+	for k := range filters {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // deterministic SQL: the server's query cache and logs thank us
+	var b strings.Builder
+	var args []any
+	for _, k := range keys {
+		vals := filters[k]
+		d, ok := dimensions[k]
+		if !ok {
+			return "", nil, fmt.Errorf("%w: cannot filter by %q (allowed: %v)", ErrInvalid, k, Dimensions())
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if len(vals) > 1000 {
+			return "", nil, fmt.Errorf("%w: more than 1000 values for %s", ErrInvalid, k)
+		}
+		if d.array {
+			b.WriteString(" AND hasAny(" + d.column + ", ?)") // a []string binds as an array literal
+		} else {
+			b.WriteString(" AND has(?, " + d.column + ")")
+		}
+		args = append(args, vals)
+	}
+	return b.String(), args, nil
+}
+
+func (s *Store) periodSQL(iv Interval) (string, error) {
+	day := "toDate(decided_at, '" + s.cfg.TimeZone + "')"
+	switch iv {
+	case Day, "":
+		return day, nil
+	case Week:
+		return "toMonday(" + day + ")", nil
+	case Month:
+		return "toStartOfMonth(" + day + ")", nil
+	}
+	return "", fmt.Errorf("%w: interval %q (allowed: day, week, month)", ErrInvalid, iv)
+}
+
+func checkPeriod(from, to time.Time) error {
+	if from.IsZero() || !to.After(from) {
+		return fmt.Errorf("%w: need From < To", ErrInvalid)
+	}
+	if to.Sub(from) > maxTrendSpan {
+		return fmt.Errorf("%w: period longer than 3 years", ErrInvalid)
+	}
+	return nil
+}
+
+func (s *Store) limit(n int) int {
+	if n <= 0 || n > s.cfg.MaxRows {
+		return s.cfg.MaxRows
+	}
+	return n
+}
+
+// Trend counts declarations, inspections, concluded results, hits and revenue per period and
+// group, latest decision and latest result version of each declaration version only.
+func (s *Store) Trend(ctx context.Context, q TrendRequest) (*TrendResult, error) {
+	if err := checkPeriod(q.From, q.To); err != nil {
+		return nil, fmt.Errorf("analytics: trend: %w", err)
+	}
+	period, err := s.periodSQL(q.Interval)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: trend: %w", err)
+	}
+	if len(q.GroupBy) > 3 {
+		return nil, fmt.Errorf("analytics: trend: %w: at most 3 group-by fields", ErrInvalid)
+	}
+	var groups []string
+	for i, g := range q.GroupBy {
+		d, ok := dimensions[g]
+		if !ok {
+			return nil, fmt.Errorf("analytics: trend: %w: cannot group by %q (allowed: %v)", ErrInvalid, g, Dimensions())
+		}
+		if slices.Contains(q.GroupBy[:i], g) {
+			return nil, fmt.Errorf("analytics: trend: %w: %s grouped twice", ErrInvalid, g)
+		}
+		expr := d.column
+		if d.array {
+			// A decision without values still counts, under "".
+			expr = "arrayJoin(if(empty(" + d.column + "), [''], " + d.column + "))"
+		}
+		groups = append(groups, expr+" AS g"+strconv.Itoa(i))
+	}
+	filters, fargs, err := filterSQL(q.Filters)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: trend: %w", err)
+	}
+	args := append([]any{ts(q.From), ts(q.To)}, fargs...)
+	sel := []string{period + " AS period"}
+	by := []string{"period"}
+	for i, g := range groups {
+		sel = append(sel, g)
+		by = append(by, "g"+strconv.Itoa(i))
+	}
+	limit := s.limit(q.Limit)
+	query := "SELECT " + strings.Join(sel, ", ") + `, count(), countIf(channel IN ('RED', 'YELLOW')),
+ countIf(has_result = 1), countIf(has_result = 1 AND hit = 1), sumIf(revenue, has_result = 1 AND hit = 1)
+FROM (` + fmt.Sprintf(decisionOutcomes, "decided_at >= ? AND decided_at < ?"+filters) + `)
+GROUP BY ` + strings.Join(by, ", ") + " ORDER BY " + strings.Join(by, ", ") + " LIMIT ?"
+	args = append(args, limit+1)
+	res := &TrendResult{Interval: q.Interval, GroupBy: q.GroupBy, Rows: []TrendRow{}}
+	if res.Interval == "" {
+		res.Interval = Day
+	}
+	loc, _ := time.LoadLocation(s.cfg.TimeZone)
+	err = s.do(ctx, "trend", func(ctx context.Context) error {
+		rows, err := s.conn.Query(s.limits(ctx), query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		dest := make([]any, 0, 6+len(groups))
+		for rows.Next() {
+			var r TrendRow
+			var p time.Time
+			g := make([]string, len(groups))
+			dest = append(dest[:0], &p)
+			for i := range g {
+				dest = append(dest, &g[i])
+			}
+			dest = append(dest, &r.Declarations, &r.Inspected, &r.Results, &r.Hits, &r.Revenue)
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			if len(res.Rows) == limit {
+				res.Truncated = true
+				break
+			}
+			r.Period = time.Date(p.Year(), p.Month(), p.Day(), 0, 0, 0, 0, loc)
+			if len(g) > 0 {
+				r.Group = g
+			}
+			r.InspectionRate = ratio(r.Inspected, r.Declarations)
+			r.HitRate = ratio(r.Hits, r.Results)
+			res.Rows = append(res.Rows, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: trend: %w", err)
+	}
+	return res, nil
+}
+
+// WriteCSV writes the trend as CSV with a header row, for export.
+func (t *TrendResult) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	head := []string{"period"}
+	for _, g := range t.GroupBy {
+		head = append(head, string(g))
+	}
+	head = append(head, "declarations", "inspected", "results", "hits", "revenue", "inspection_rate", "hit_rate")
+	if err := cw.Write(head); err != nil {
+		return err
+	}
+	for _, r := range t.Rows {
+		rec := append([]string{r.Period.Format("2006-01-02")}, r.Group...)
+		rec = append(rec, strconv.FormatUint(r.Declarations, 10), strconv.FormatUint(r.Inspected, 10),
+			strconv.FormatUint(r.Results, 10), strconv.FormatUint(r.Hits, 10),
+			strconv.FormatFloat(r.Revenue, 'f', 2, 64), strconv.FormatFloat(r.InspectionRate, 'f', 6, 64),
+			strconv.FormatFloat(r.HitRate, 'f', 6, 64))
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
