@@ -1,0 +1,440 @@
+package targeting
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/portguard/portguard/ingest"
+)
+
+// ServiceDeps are what the service needs from the rest of portguard. Only Publish is required.
+type ServiceDeps struct {
+	// Publish writes decisions to the decisions topic and returns once they are acknowledged.
+	Publish func(ctx context.Context, ds []Decision) error
+	// History feeds the warm start; the caller wraps it in its circuit breaker. Nil: cold start.
+	History History
+	// Audit receives every decision and rule change. Nil: nothing is audited (tests, replay).
+	Audit Auditor
+	// Rules persists rule versions. Nil: rules live in memory only.
+	Rules RuleStore
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Registerer for the service's metrics; nil keeps them unexported.
+	Registerer prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// PublishTimeout bounds a synchronous publication on the HTTP path before the decision is
+	// handed to the retry queue instead. Default 2s.
+	PublishTimeout time.Duration
+	// CacheSize bounds the decisions remembered for idempotency and lookup. Default 50,000.
+	CacheSize int
+	// RetryQueue bounds the decisions (and audit entries) kept for later when Kafka (or the audit
+	// store) is down; beyond it the oldest are dropped and counted. Default 100,000.
+	RetryQueue int
+	// WarmStartWindow is how much labelled history WarmStart replays. Default 2 × HalfLife.
+	WarmStartWindow time.Duration
+	// WarmStartTimeout bounds WarmStart. Default 2 minutes.
+	WarmStartTimeout time.Duration
+}
+
+// Service is targeting as the rest of portguard sees it: idempotent decisions for HTTP and
+// Kafka, publication with a retry queue, audit, learning from the feedback topic, warm start,
+// health and metrics. Decisions never wait on ClickHouse: audit entries and failed publications
+// are queued and drained in the background.
+type Service struct {
+	e   *Engine
+	d   ServiceDeps
+	log *slog.Logger
+	m   *metrics
+
+	mu     sync.Mutex
+	cache  map[string]Decision
+	latest map[string]int // declaration number → highest version decided
+	ring   []string
+	next   int
+
+	publishQ *backlog[Decision]
+	auditQ   *backlog[AuditEntry]
+
+	degraded    atomic.Bool
+	warm        atomic.Bool
+	labels      atomic.Int64
+	warmRunning atomic.Bool
+}
+
+// Health is the service's state for /readyz and the console.
+type Health struct {
+	Degraded       bool   `json:"degraded"` // running without ClickHouse-backed state
+	WarmStarted    bool   `json:"warm_started"`
+	ModelVersion   string `json:"model_version"`
+	Rules          int    `json:"rules"`    // rules in effect
+	Profiles       int    `json:"profiles"` // profiled attribute values
+	LabelsApplied  int64  `json:"labels_applied"`
+	Cached         int    `json:"cached_decisions"`
+	PendingPublish int    `json:"pending_publish"`
+	PendingAudit   int    `json:"pending_audit"`
+}
+
+// NewService wires an engine to its dependencies.
+func NewService(e *Engine, deps ServiceDeps) (*Service, error) {
+	if e == nil {
+		return nil, errors.New("targeting: service needs an engine")
+	}
+	if deps.Publish == nil {
+		return nil, errors.New("targeting: service needs a Publish function")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.PublishTimeout <= 0 {
+		deps.PublishTimeout = 2 * time.Second
+	}
+	if deps.CacheSize <= 0 {
+		deps.CacheSize = 50_000
+	}
+	if deps.RetryQueue <= 0 {
+		deps.RetryQueue = 100_000
+	}
+	if deps.WarmStartWindow <= 0 {
+		deps.WarmStartWindow = 2 * e.cfg.HalfLife
+	}
+	if deps.WarmStartTimeout <= 0 {
+		deps.WarmStartTimeout = 2 * time.Minute
+	}
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		e: e, d: deps, log: deps.Logger, m: m,
+		cache:  make(map[string]Decision),
+		latest: make(map[string]int),
+		ring:   make([]string, deps.CacheSize),
+	}
+	s.publishQ = newBacklog(deps.RetryQueue, 500, func(ctx context.Context, ds []Decision) ([]Decision, error) {
+		if err := deps.Publish(ctx, ds); err != nil {
+			m.publishFailed.Inc()
+			return ds, err
+		}
+		return nil, nil
+	}, func(n int) { m.publishPending.Set(float64(n)) }, s.log.With("queue", "publish"))
+	// Audit appends run concurrently per batch: the chain group-commits concurrent appends
+	// into one insert, and only the entries that failed are retried (no duplicates).
+	s.auditQ = newBacklog(deps.RetryQueue, 500, func(ctx context.Context, es []AuditEntry) ([]AuditEntry, error) {
+		if deps.Audit == nil {
+			return nil, nil
+		}
+		errs := make([]error, len(es))
+		var wg sync.WaitGroup
+		for i := range es {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = deps.Audit.Append(ctx, es[i])
+			}()
+		}
+		wg.Wait()
+		var failed []AuditEntry
+		var first error
+		for i, err := range errs {
+			if err != nil {
+				failed = append(failed, es[i])
+				first = cmp.Or(first, err)
+			}
+		}
+		if first != nil {
+			m.auditFailed.Inc()
+		}
+		return failed, first
+	}, nil, s.log.With("queue", "audit"))
+	b := e.book
+	b.mu.Lock()
+	b.store, b.audit, b.now = deps.Rules, deps.Audit, deps.Now
+	b.mu.Unlock()
+	return s, nil
+}
+
+// Engine returns the engine the service decides with.
+func (s *Service) Engine() *Engine { return s.e }
+
+// Rules returns the rule book.
+func (s *Service) Rules() *RuleBook { return s.e.book }
+
+// Decide returns the decision for one declaration version, idempotently: the same number and
+// version give the same decision (from the cache; after a restart it is decided again, and the
+// keyed draws make it the same unless the models learnt meanwhile). A new decision is published
+// (within PublishTimeout; if Kafka is down it goes to the retry queue and is still returned) and
+// audited in the background. The error is non-nil only for an invalid declaration.
+func (s *Service) Decide(ctx context.Context, d *ingest.Declaration) (Decision, error) {
+	dec, fresh, err := s.decide(d)
+	if err != nil || !fresh {
+		return dec, err
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.d.PublishTimeout)
+	defer cancel()
+	if err := s.d.Publish(pctx, []Decision{dec}); err != nil {
+		s.m.publishFailed.Inc()
+		s.log.Warn("publish decision failed; queued for retry", "decision", dec.ID(), "err", err)
+		s.publishQ.push(dec)
+	}
+	return dec, nil
+}
+
+// Accept is the sink of the declarations stream: it decides each declaration (idempotently) and
+// publishes all the decisions, including ones decided before (a redelivered batch must reach
+// the decisions topic). It returns an error only when publication failed, so the consumer
+// retries the batch without committing.
+func (s *Service) Accept(ctx context.Context, ds []*ingest.Declaration) error {
+	out := make([]Decision, 0, len(ds))
+	for _, d := range ds {
+		dec, _, err := s.decide(d)
+		if err != nil {
+			// Ingest validated it; a declaration targeting cannot read is logged, not retried.
+			s.log.Error("declaration not decidable", "declaration", d.ID(), "err", err)
+			continue
+		}
+		out = append(out, dec)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if err := s.d.Publish(ctx, out); err != nil {
+		s.m.publishFailed.Inc()
+		return fmt.Errorf("targeting: publish %d decisions: %w", len(out), err)
+	}
+	return nil
+}
+
+// decide returns the cached decision or makes, caches and audits a new one (fresh true).
+func (s *Service) decide(d *ingest.Declaration) (Decision, bool, error) {
+	if d == nil || d.Number == "" || d.Version < 1 {
+		return Decision{}, false, &ingest.ValidationError{Kind: "declaration", Fields: []ingest.FieldError{{
+			Path: "declaration_no", Code: "required", ZH: "缺少报关单号或版本", EN: "declaration number and version are required"}}}
+	}
+	id := d.ID()
+	s.mu.Lock()
+	if dec, ok := s.cache[id]; ok {
+		s.mu.Unlock()
+		return dec, false, nil
+	}
+	s.mu.Unlock()
+
+	start := time.Now()
+	dec := s.e.Decide(d, s.d.Now())
+	s.m.decideSeconds.Observe(time.Since(start).Seconds())
+	dec.Degraded = s.degraded.Load()
+
+	s.mu.Lock()
+	if prev, ok := s.cache[id]; ok {
+		// Another goroutine decided the same version meanwhile: the first answer stands.
+		s.mu.Unlock()
+		return prev, false, nil
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.cache, old)
+	}
+	s.ring[s.next] = id
+	s.next = (s.next + 1) % len(s.ring)
+	s.cache[id] = dec
+	if d.Version > s.latest[d.Number] {
+		s.latest[d.Number] = d.Version
+	}
+	if len(s.latest) > 2*len(s.ring) {
+		// Forget numbers whose decisions have left the cache.
+		for n, v := range s.latest {
+			if _, ok := s.cache[ingest.DeclarationID(n, v)]; !ok {
+				delete(s.latest, n)
+			}
+		}
+	}
+	s.mu.Unlock()
+
+	s.m.decided(&dec)
+	if s.d.Audit != nil {
+		s.auditQ.push(AuditEntry{Actor: "system", Action: "decision", Subject: id, Detail: auditDetail(&dec), At: dec.DecidedAt})
+	}
+	return dec, true, nil
+}
+
+// decisionAudit is what the audit chain keeps of a decision: enough to verify it later (the
+// keyed draws can be recomputed from the number).
+type decisionAudit struct {
+	Channel      Channel   `json:"channel"`
+	Action       Action    `json:"action"`
+	Selection    Selection `json:"selection"`
+	Score        float64   `json:"score"`
+	Probability  float64   `json:"probability"`
+	Random       bool      `json:"random"`
+	Propensity   float64   `json:"propensity"`
+	ModelVersion string    `json:"model_version"`
+	Rules        []RuleHit `json:"rules,omitempty"`
+	Degraded     bool      `json:"degraded,omitempty"`
+}
+
+func auditDetail(d *Decision) decisionAudit {
+	return decisionAudit{Channel: d.Channel, Action: d.Action, Selection: d.Selection, Score: d.Score,
+		Probability: d.Probability, Random: d.Random, Propensity: d.Propensity, ModelVersion: d.ModelVersion,
+		Rules: d.RulesFired, Degraded: d.Degraded}
+}
+
+// Decision returns a remembered decision; version 0 means the latest version known.
+func (s *Service) Decision(number string, version int) (Decision, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if version == 0 {
+		v, ok := s.latest[number]
+		if !ok {
+			return Decision{}, false
+		}
+		version = v
+	}
+	d, ok := s.cache[ingest.DeclarationID(number, version)]
+	return d, ok
+}
+
+// feedbackMessage is the part of an inspection-results message targeting reads.
+type feedbackMessage struct {
+	Label *Outcome `json:"label"`
+}
+
+// FeedbackHandler consumes the inspection-results topic: each message's "label" updates the
+// profiles. Malformed messages are logged, counted and skipped (learning is in memory and never
+// fails transiently, so the handler never asks for a retry). A label without features borrows
+// them from the cached decision.
+func (s *Service) FeedbackHandler() ingest.Handler {
+	return func(ctx context.Context, batch []kafka.Message) error {
+		for i := range batch {
+			s.Feedback(batch[i].Value)
+		}
+		return nil
+	}
+}
+
+// Feedback applies one inspection-results message and reports whether it changed the profiles.
+func (s *Service) Feedback(value []byte) bool {
+	var fm feedbackMessage
+	if err := json.Unmarshal(value, &fm); err != nil || fm.Label == nil || fm.Label.DeclarationNo == "" || fm.Label.Version < 1 {
+		s.m.fbMalformed.Inc()
+		reason := "no label with declaration_no and version"
+		if err != nil {
+			reason = err.Error()
+		}
+		s.log.Warn("malformed inspection result skipped", "reason", reason, "bytes", len(value))
+		return false
+	}
+	o := *fm.Label
+	if len(o.Features) == 0 {
+		if dec, ok := s.Decision(o.DeclarationNo, o.Version); ok {
+			o.Features = dec.Features
+			if o.Propensity == 0 {
+				o.Propensity = dec.Propensity
+			}
+		}
+	}
+	if s.e.learn(o) {
+		s.m.fbApplied.Inc()
+		s.labels.Add(1)
+		return true
+	}
+	s.m.fbDuplicate.Inc()
+	return false
+}
+
+// WarmStart loads the rules from the RuleStore and replays labelled history into the profiles,
+// within WarmStartTimeout, logging progress. On failure the service keeps deciding with what it
+// has, reports Degraded, and the error is returned for the caller to log.
+func (s *Service) WarmStart(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.d.WarmStartTimeout)
+	defer cancel()
+	var errs []error
+	if s.d.Rules != nil {
+		if err := s.e.book.Load(ctx, s.d.Rules); err != nil {
+			errs = append(errs, err)
+		} else {
+			s.log.Info("rules loaded", "rules", len(s.e.book.List("")), "in_effect", s.e.book.Len())
+		}
+	}
+	if s.d.History != nil {
+		since := s.d.Now().Add(-s.d.WarmStartWindow)
+		start, last := time.Now(), time.Now()
+		var n int64
+		err := s.d.History.Outcomes(ctx, since, func(o Outcome) error {
+			if s.e.learn(o) {
+				n++
+				s.m.warmLabels.Inc()
+			}
+			if time.Since(last) > 5*time.Second {
+				last = time.Now()
+				s.log.Info("warm start in progress", "labels", n, "elapsed", time.Since(start).Round(time.Millisecond))
+			}
+			return ctx.Err()
+		})
+		s.labels.Add(n)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("targeting: warm start after %d labels: %w", n, err))
+		} else {
+			s.log.Info("warm start done", "labels", n, "since", since, "elapsed", time.Since(start).Round(time.Millisecond))
+		}
+	}
+	err := errors.Join(errs...)
+	s.setDegraded(err != nil)
+	s.warm.Store(err == nil)
+	return err
+}
+
+// SetDegraded lets the caller report that ClickHouse-backed state is unavailable (its breaker is
+// open); decisions made meanwhile say so.
+func (s *Service) SetDegraded(v bool) { s.setDegraded(v) }
+
+func (s *Service) setDegraded(v bool) {
+	s.degraded.Store(v)
+	if v {
+		s.m.degraded.Set(1)
+	} else {
+		s.m.degraded.Set(0)
+	}
+}
+
+// Health reports the service's state.
+func (s *Service) Health() Health {
+	s.mu.Lock()
+	cached := len(s.cache)
+	s.mu.Unlock()
+	return Health{
+		Degraded:       s.degraded.Load(),
+		WarmStarted:    s.warm.Load(),
+		ModelVersion:   s.e.ModelVersion(),
+		Rules:          s.e.book.Len(),
+		Profiles:       s.e.state.Load().prof.len(),
+		LabelsApplied:  s.labels.Load(),
+		Cached:         cached,
+		PendingPublish: s.publishQ.len(),
+		PendingAudit:   s.auditQ.len(),
+	}
+}
+
+// Flush waits until the retry and audit queues are empty or ctx ends; call it on shutdown after
+// intake has stopped.
+func (s *Service) Flush(ctx context.Context) error {
+	return errors.Join(s.publishQ.wait(ctx), s.auditQ.wait(ctx))
+}
+
+// Close stops the background retries; what is still queued is dropped (and was logged).
+func (s *Service) Close() {
+	s.publishQ.close()
+	s.auditQ.close()
+}
