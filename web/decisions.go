@@ -1,0 +1,139 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portguard/portguard/ingest"
+	"github.com/portguard/portguard/targeting"
+)
+
+// maxProbedVersion bounds the search for the latest decided version of a declaration when GET
+// /v1/decisions/:number has no ?version=. Amendments are rare; a declaration amended more than
+// this many times must be asked for by version.
+const maxProbedVersion = 99
+
+// postDecision is the synchronous decision API: the body is one declaration message, exactly as
+// on the declarations topic. It answers 201 with the decision when this request made it, and 200
+// with the same decision when the declaration number and version had already been decided
+// (idempotent replay; the body of the replay is not re-validated against the first one).
+func (s *server) postDecision(c *gin.Context) {
+	if s.deps.Intake == nil || s.deps.Targeting == nil {
+		s.fail(c, errNotConfigured)
+		return
+	}
+	raw, err := s.readJSON(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	decl, err := s.deps.Intake.Submit(ctx, raw)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if d, ok := s.deps.Targeting.Decision(decl.Number, decl.Version); ok {
+		c.JSON(http.StatusOK, d)
+		return
+	}
+	d, err := s.deps.Targeting.Decide(ctx, decl)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Location", "/v1/decisions/"+d.DeclarationNo+"?version="+strconv.Itoa(d.Version))
+	c.JSON(http.StatusCreated, d)
+}
+
+// getDecision returns the decision of one declaration version, or of its latest decided version
+// when ?version= is absent.
+func (s *server) getDecision(c *gin.Context) {
+	number := c.Param("number")
+	version, set, err := intQuery(c, "version")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if s.deps.Targeting == nil {
+		s.fail(c, errNotConfigured)
+		return
+	}
+	if set {
+		if d, ok := s.deps.Targeting.Decision(number, version); ok {
+			c.JSON(http.StatusOK, d)
+			return
+		}
+		s.fail(c, errNotFound)
+		return
+	}
+	var latest targeting.Decision
+	found := false
+	for v := 1; v <= maxProbedVersion; v++ {
+		if d, ok := s.deps.Targeting.Decision(number, v); ok {
+			latest, found = d, true
+		}
+	}
+	if !found {
+		s.fail(c, errNotFound)
+		return
+	}
+	c.JSON(http.StatusOK, latest)
+}
+
+// readJSON reads a JSON request body of at most MaxBodyBytes.
+func (s *server) readJSON(c *gin.Context) ([]byte, error) {
+	if err := requireJSON(c); err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errTooLarge.with(err)
+		}
+		return nil, errBadJSON.with(err)
+	}
+	return raw, nil
+}
+
+// bindJSON decodes a JSON request body into dst with gin's ShouldBindJSON (never BindJSON,
+// which writes its own 400 before we can answer with field-level errors).
+func (s *server) bindJSON(c *gin.Context, dst any) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	return c.ShouldBindJSON(dst)
+}
+
+// requireJSON insists on Content-Type: application/json. Besides being honest about the body,
+// it means a cross-site HTML form can never reach a state-changing route: such a request needs
+// a CORS preflight, which we do not grant.
+func requireJSON(c *gin.Context) error {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errMediaType
+	}
+	return nil
+}
+
+// intQuery parses an optional positive integer query parameter.
+func intQuery(c *gin.Context, name string) (v int, set bool, err error) {
+	s, ok := c.GetQuery(name)
+	if !ok {
+		return 0, false, nil
+	}
+	v, err = strconv.Atoi(s)
+	if err != nil || v < 1 {
+		return 0, false, &apiError{status: http.StatusBadRequest, code: "bad_request",
+			en: "query parameter " + name + " must be a positive integer", zh: "查询参数 " + name + " 须为正整数",
+			fields: []ingest.FieldError{{Path: name, Code: "format", EN: "must be a positive integer", ZH: "须为正整数"}}}
+	}
+	return v, true, nil
+}

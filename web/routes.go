@@ -1,0 +1,120 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portguard/portguard/clearance"
+	"github.com/portguard/portguard/ingest"
+	"github.com/portguard/portguard/targeting"
+)
+
+// Every route of the server is in this table: method, path, who may call it, the handler, and
+// its API documentation. install registers exactly these, and the OpenAPI document at
+// /v1/openapi.json is built from the same table.
+//
+// Who may call what:
+//
+//	route                          officer supervisor risk_analyst hq_analyst admin system
+//	POST /v1/decisions                .        .          .            .        x     x
+//	GET  /v1/decisions/:number        x        x          x            x        x     x
+//	GET  /v1/declarations/:number     x        x          x            x        x     x
+//	GET  /v1/tasks/:id                x        x          .            .        .     .
+//	GET  /v1/audit/trail/:number      x        x          x            x        x     .
+//	GET  /v1/findings, GET /v1/me     any authenticated caller
+//	login, logout, schemas, openapi.json, /healthz, /readyz, /metrics, console: public
+//
+// Officers and supervisors bound to a port see only that port's records.
+func (s *server) routes() []route {
+	const (
+		get  = http.MethodGet
+		post = http.MethodPost
+	)
+	anyRole := roles(RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem)
+	number := pathParam("number", "declaration number (18 digits) / 报关单号")
+	version := query("version", "integer", "declaration version; default: the latest decided / 报关单版本")
+	return []route{
+		// Decisions (布控决定).
+		{post, "/v1/decisions", roles(RoleSystem, RoleAdmin), s.postDecision, op{
+			id: "decide", tag: "decisions", summary: "Decide a declaration synchronously",
+			summaryZH: "同步布控：提交报关单，返回布控决定",
+			desc: "The body is one declaration message (JSON Schema at /v1/schemas/declaration). " +
+				"201 with the decision when this request made it; 200 with the same decision when this " +
+				"declaration number and version were already decided (idempotent). 422 lists every " +
+				"invalid field.",
+			body: ingest.Declaration{}, ok: http.StatusCreated, out: targeting.Decision{},
+			errors: []int{http.StatusBadRequest, http.StatusUnsupportedMediaType, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity}}},
+		{get, "/v1/decisions/:number", anyRole, s.getDecision, op{
+			id: "getDecision", tag: "decisions", summary: "Get the decision of a declaration",
+			summaryZH: "查询报关单的布控决定", params: []param{number, version},
+			ok: http.StatusOK, out: targeting.Decision{}, errors: []int{http.StatusNotFound}}},
+
+		// Clearance (查验).
+		{get, "/v1/declarations/:number", anyRole, s.getDeclaration, op{
+			id: "getDeclaration", tag: "clearance", summary: "Get a stored declaration version with its goods items",
+			summaryZH: "查询报关单及商品明细",
+			params:    []param{number, {name: "version", in: "query", typ: "integer", required: true, desc: "declaration version / 报关单版本"}},
+			ok:        http.StatusOK, out: ingest.Declaration{}, errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{get, "/v1/tasks/:id", roles(RoleOfficer, RoleSupervisor), s.getTask, op{
+			id: "getTask", tag: "clearance", summary: "Get an inspection task", summaryZH: "查询查验任务",
+			params: []param{pathParam("id", "task ID: declaration number-version / 任务编号")},
+			ok:     http.StatusOK, out: clearance.Task{}, errors: []int{http.StatusNotFound}}},
+		{get, "/v1/findings", authenticated, s.findings, op{
+			id: "listFindings", tag: "clearance", summary: "The findings catalogue (picklist of the result form)",
+			summaryZH: "查验发现问题目录", ok: http.StatusOK, out: []clearance.FindingType{}}},
+		{get, "/v1/audit/trail/:number", roles(RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin), s.trail, op{
+			id: "auditTrail", tag: "clearance", summary: "A declaration's audit trail, oldest first",
+			summaryZH: "报关单全程留痕记录", params: []param{number},
+			ok: http.StatusOK, out: []clearance.AuditRecord{}}},
+
+		// Schemas and this document.
+		{get, "/v1/schemas", public, s.schemaList, op{
+			id: "listSchemas", tag: "schemas", summary: "Names of the published JSON Schemas",
+			summaryZH: "已发布的 JSON Schema 列表", ok: http.StatusOK, out: struct {
+				Schemas []string `json:"schemas"`
+			}{}}},
+		{get, "/v1/schemas/:name", public, s.schema, op{
+			id: "getSchema", tag: "schemas", summary: "One published JSON Schema of a message kind",
+			summaryZH: "消息的 JSON Schema", params: []param{pathParam("name", "e.g. declaration, manifest, withdrawal")},
+			ok: http.StatusOK, out: map[string]any{}, errors: []int{http.StatusNotFound}}},
+		{get, "/v1/openapi.json", public, s.serveOpenAPI, op{
+			id: "openapi", tag: "schemas", summary: "This OpenAPI document", summaryZH: "本 OpenAPI 文档",
+			ok: http.StatusOK, out: map[string]any{}}},
+
+		// Sessions.
+		{post, "/v1/login", public, s.login, op{
+			id: "login", tag: "session", summary: "Log in to the console (sets an HttpOnly session cookie)",
+			summaryZH: "控制台登录", desc: "Send the returned csrf_token in X-CSRF-Token on every state-changing request.",
+			body: loginRequest{}, ok: http.StatusOK, out: meResponse{},
+			errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests}}},
+		{post, "/v1/logout", public, s.logout, op{
+			id: "logout", tag: "session", summary: "End the console session", summaryZH: "退出登录",
+			ok: http.StatusNoContent, errors: []int{http.StatusForbidden}}},
+		{get, "/v1/me", authenticated, s.me, op{
+			id: "me", tag: "session", summary: "Who is calling, and the session's CSRF token",
+			summaryZH: "当前用户", ok: http.StatusOK, out: meResponse{}}},
+
+		// Operations and the console (not part of /v1, not in the API document).
+		{get, "/healthz", public, s.healthz, op{}},
+		{get, "/readyz", public, s.readyz, op{}},
+		{get, "/metrics", public, s.metricsHandler(), op{}},
+		{get, "/", public, s.toConsole, op{}},
+		{get, "/console/*filepath", public, s.consoleHandler(), op{}},
+	}
+}
+
+// install registers the route table on e and builds the OpenAPI document from it.
+func (s *server) install(e *gin.Engine) {
+	rs := s.routes()
+	doc, err := json.Marshal(openAPI(rs))
+	if err != nil {
+		panic(fmt.Sprintf("web: encode OpenAPI document: %v", err)) // only plain maps and slices inside
+	}
+	s.openapi = doc
+	for _, r := range rs {
+		e.Handle(r.method, r.path, s.guard(r.access), r.handle)
+	}
+}
