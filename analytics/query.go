@@ -17,15 +17,15 @@ type Dimension string
 
 // Dimensions of the trend queries.
 const (
-	DimPort      Dimension = "port"
-	DimHS2       Dimension = "hs2"
-	DimHS4       Dimension = "hs4"
-	DimOrigin    Dimension = "origin"
-	DimTradeMode Dimension = "trade_mode"
+	DimPort       Dimension = "port"
+	DimHS2        Dimension = "hs2"
+	DimHS4        Dimension = "hs4"
+	DimOrigin     Dimension = "origin"
+	DimTradeMode  Dimension = "trade_mode"
 	DimEnterprise Dimension = "enterprise"
-	DimChannel   Dimension = "channel"
-	DimRule      Dimension = "rule"
-	DimSelection Dimension = "selection"
+	DimChannel    Dimension = "channel"
+	DimRule       Dimension = "rule"
+	DimSelection  Dimension = "selection"
 )
 
 // dimension says how a Dimension reads from the per-decision fact: a scalar column, or an array
@@ -36,15 +36,15 @@ type dimension struct {
 }
 
 var dimensions = map[Dimension]dimension{
-	DimPort:      {"port", false},
-	DimHS2:       {"hs2", true},
-	DimHS4:       {"hs4", true},
-	DimOrigin:    {"origins", true},
-	DimTradeMode: {"trade_mode", false},
+	DimPort:       {"port", false},
+	DimHS2:        {"hs2", true},
+	DimHS4:        {"hs4", true},
+	DimOrigin:     {"origins", true},
+	DimTradeMode:  {"trade_mode", false},
 	DimEnterprise: {"importer", false},
-	DimChannel:   {"channel", false},
-	DimRule:      {"rules_fired", true},
-	DimSelection: {"selection", false},
+	DimChannel:    {"channel", false},
+	DimRule:       {"rules_fired", true},
+	DimSelection:  {"selection", false},
 }
 
 // Dimensions lists the accepted group-by and filter fields, for API documentation and forms.

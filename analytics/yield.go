@@ -1,0 +1,316 @@
+package analytics
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// Scope selects the decisions a yield query looks at: decided in [From, To), with optional
+// allow-listed filters (the same dimensions as trends).
+type Scope struct {
+	From, To time.Time
+	Filters  map[Dimension][]string
+}
+
+func (s *Store) scopeSQL(sc Scope) (string, []any, error) {
+	if err := checkPeriod(sc.From, sc.To); err != nil {
+		return "", nil, err
+	}
+	f, fargs, err := filterSQL(sc.Filters)
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf(decisionOutcomes, "decided_at >= ? AND decided_at < ?"+f), append([]any{ts(sc.From), ts(sc.To)}, fargs...), nil
+}
+
+// HitRates are the honest hit rates of a scope. Only the random control group estimates the
+// non-compliance rate without bias; targeted hit rates are meant to be higher, and Lift says by
+// how much. The inverse-propensity estimate uses every concluded inspection, each weighted by
+// 1/propensity, to estimate the non-compliance rate of all declarations.
+type HitRates struct {
+	Declarations uint64 `json:"declarations"`
+	Random       Rate   `json:"random"`   // random control draws with a concluded result
+	Targeted     Rate   `json:"targeted"` // selected by a rule or a model (not random)
+	Overall      Rate   `json:"overall"`  // every concluded inspection
+	// Lift = Targeted.Rate / Random.Rate; 0 when the random rate is 0.
+	Lift float64 `json:"lift"`
+	// IPWNonCompliance is the self-normalized (Hájek) inverse-propensity estimate
+	// Σ hitᵢ/pᵢ ÷ Σ 1/pᵢ over concluded inspections with a recorded propensity pᵢ > 0.
+	IPWNonCompliance float64 `json:"ipw_non_compliance"`
+	// IPWEffectiveN is Kish's effective sample size of those weights, (Σw)²/Σw²: how many
+	// unweighted observations the estimate is worth.
+	IPWEffectiveN float64 `json:"ipw_effective_n"`
+	// NoPropensity counts concluded inspections left out of the IPW estimate (propensity 0).
+	NoPropensity uint64 `json:"no_propensity"`
+}
+
+// HitRates computes the honest hit rates of the scope.
+func (s *Store) HitRates(ctx context.Context, sc Scope) (*HitRates, error) {
+	fact, args, err := s.scopeSQL(sc)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: hit rates: %w", err)
+	}
+	query := `SELECT count(),
+ countIf(has_result = 1 AND random = 1), countIf(has_result = 1 AND random = 1 AND hit = 1),
+ countIf(has_result = 1 AND random = 0 AND selection IN ('rule', 'model')),
+ countIf(has_result = 1 AND random = 0 AND selection IN ('rule', 'model') AND hit = 1),
+ countIf(has_result = 1), countIf(has_result = 1 AND hit = 1),
+ sumIf(hit / propensity, has_result = 1 AND propensity > 0), sumIf(1 / propensity, has_result = 1 AND propensity > 0),
+ sumIf(1 / (propensity * propensity), has_result = 1 AND propensity > 0), countIf(has_result = 1 AND propensity <= 0)
+FROM (` + fact + `)`
+	var (
+		h                      HitRates
+		rn, rh, tn, th, on, oh uint64
+		wHit, wSum, wSq        float64
+	)
+	err = s.do(ctx, "hit_rates", func(ctx context.Context) error {
+		return s.conn.QueryRow(s.limits(ctx), query, args...).Scan(&h.Declarations, &rn, &rh, &tn, &th, &on, &oh, &wHit, &wSum, &wSq, &h.NoPropensity)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: hit rates: %w", err)
+	}
+	h.Random, h.Targeted, h.Overall = NewRate(rh, rn), NewRate(th, tn), NewRate(oh, on)
+	if h.Random.Rate > 0 {
+		h.Lift = h.Targeted.Rate / h.Random.Rate
+	}
+	if wSum > 0 {
+		h.IPWNonCompliance = wHit / wSum
+		h.IPWEffectiveN = wSum * wSum / wSq
+	}
+	return &h, nil
+}
+
+// RuleYield is what one targeting rule achieved in a scope.
+type RuleYield struct {
+	Rule     string `json:"rule"`
+	State    string `json:"state,omitempty"` // from the rule store, when known
+	Fired    uint64 `json:"fired"`           // declarations it matched
+	Selected uint64 `json:"selected"`        // of which its draw selected
+	// Workload counts the inspections and document reviews its selections caused.
+	Workload uint64    `json:"workload"`
+	Yield    Rate      `json:"yield"`             // hits among its selections' concluded results
+	LastHit  time.Time `json:"last_hit,omitzero"` // decision time of its latest hit
+	// ExpiresAt is read from the rule's stored body ("expires_at" or "valid_to"), when present.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Flags     []string  `json:"flags,omitempty"` // "never_hit", "low_yield", "expiring_soon"
+}
+
+// RuleYieldOptions tune the flags. Zero values take the defaults shown.
+type RuleYieldOptions struct {
+	// MinResults a rule needs before it is flagged low-yield or never-hit; default 20.
+	MinResults uint64
+	// ExpiringWithin flags rules whose expiry falls within this long after Now; default 14 days.
+	ExpiringWithin time.Duration
+	Now            time.Time // default time.Now()
+}
+
+// RuleYields reports, per rule that fired in the scope or is stored in the rule store, its
+// selections, workload, hit rate with interval, last hit and flags: never_hit (enough concluded
+// results, no hit), low_yield (the interval's upper bound is below the random-control hit rate:
+// inspecting at random would find more) and expiring_soon.
+func (s *Store) RuleYields(ctx context.Context, sc Scope, o RuleYieldOptions) ([]RuleYield, error) {
+	if o.MinResults == 0 {
+		o.MinResults = 20
+	}
+	if o.ExpiringWithin == 0 {
+		o.ExpiringWithin = 14 * 24 * time.Hour
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	fact, args, err := s.scopeSQL(sc)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: rule yield: %w", err)
+	}
+	query := `SELECT rule, count(), countIf(sel), countIf(sel AND channel IN ('RED', 'YELLOW')),
+ countIf(sel AND has_result = 1), countIf(sel AND has_result = 1 AND hit = 1),
+ maxIf(decided_at, sel AND has_result = 1 AND hit = 1)
+FROM (SELECT rule, has(rules_selected, rule) AS sel, channel, has_result, hit, decided_at
+ FROM (` + fact + `) ARRAY JOIN rules_fired AS rule)
+GROUP BY rule ORDER BY rule LIMIT ?`
+	args = append(args, s.cfg.MaxRows)
+	byID := map[string]*RuleYield{}
+	var out []*RuleYield
+	err = s.do(ctx, "rule_yield", func(ctx context.Context) error {
+		rows, err := s.conn.Query(s.limits(ctx), query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r := &RuleYield{}
+			var res, hits uint64
+			if err := rows.Scan(&r.Rule, &r.Fired, &r.Selected, &r.Workload, &res, &hits, &r.LastHit); err != nil {
+				return err
+			}
+			r.Yield = NewRate(hits, res)
+			if r.LastHit.Unix() <= 0 {
+				r.LastHit = time.Time{}
+			}
+			byID[r.Rule] = r
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: rule yield: %w", err)
+	}
+	// Rules that exist but never fired belong in the report: they are the first to retire.
+	err = s.RuleVersions(ctx, func(id string, _ int, state string, body []byte) error {
+		r := byID[id]
+		if r == nil {
+			r = &RuleYield{Rule: id, Yield: NewRate(0, 0)}
+			byID[id] = r
+			out = append(out, r)
+		}
+		r.State = state
+		r.ExpiresAt = ruleExpiry(body)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: rule yield: %w", err)
+	}
+	rates, err := s.HitRates(ctx, sc)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: rule yield: %w", err)
+	}
+	res := make([]RuleYield, 0, len(out))
+	for _, r := range out {
+		if r.Yield.N >= o.MinResults && r.Yield.Hits == 0 {
+			r.Flags = append(r.Flags, "never_hit")
+		}
+		if r.Yield.N >= o.MinResults && rates.Random.N > 0 && r.Yield.Hi < rates.Random.Rate {
+			r.Flags = append(r.Flags, "low_yield")
+		}
+		if !r.ExpiresAt.IsZero() && r.ExpiresAt.After(o.Now) && r.ExpiresAt.Sub(o.Now) <= o.ExpiringWithin {
+			r.Flags = append(r.Flags, "expiring_soon")
+		}
+		res = append(res, *r)
+	}
+	sort.Slice(res, func(i, j int) bool { return res[i].Rule < res[j].Rule })
+	return res, nil
+}
+
+// ruleExpiry reads an expiry time from a rule body without knowing targeting's rule type.
+func ruleExpiry(body []byte) time.Time {
+	var b map[string]any
+	if json.Unmarshal(body, &b) != nil {
+		return time.Time{}
+	}
+	for _, k := range []string{"expires_at", "valid_to", "expiry", "ExpiresAt", "ValidTo"} {
+		if v, ok := b[k].(string); ok {
+			if t, err := time.Parse(time.RFC3339, v); err == nil {
+				return t
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// ModelYield is how one model version performed in a scope.
+type ModelYield struct {
+	ModelVersion string `json:"model_version"`
+	Declarations uint64 `json:"declarations"`
+	Inspected    uint64 `json:"inspected"`
+	// InspectedShare = Inspected / Declarations: the capacity the model was given.
+	InspectedShare float64 `json:"inspected_share"`
+	// Threshold is the probability above which the top InspectedShare of declarations lie.
+	Threshold float64 `json:"threshold"`
+	// PrecisionAtShare is the hit rate among concluded inspections of declarations the model
+	// ranked within its top InspectedShare: what it finds when given the capacity it had.
+	PrecisionAtShare Rate          `json:"precision_at_share"`
+	Calibration      []Calibration `json:"calibration"`
+}
+
+// Calibration is one predicted-probability decile (0–10 %, 10–20 % …) of a model: its mean
+// prediction next to the observed hit rate among concluded inspections, raw and weighted by
+// inverse propensity (which corrects for targeting inspecting mostly the high scores).
+type Calibration struct {
+	Decile      int     `json:"decile"` // 0 = [0, 0.1) … 9 = [0.9, 1]
+	Predicted   float64 `json:"predicted"`
+	Observed    Rate    `json:"observed"`
+	ObservedIPW float64 `json:"observed_ipw"`
+}
+
+// ModelYields reports precision at the inspected share and calibration by decile, per model
+// version seen in the scope.
+func (s *Store) ModelYields(ctx context.Context, sc Scope) ([]ModelYield, error) {
+	fact, args, err := s.scopeSQL(sc)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: model yield: %w", err)
+	}
+	var out []ModelYield
+	err = s.do(ctx, "model_yield", func(ctx context.Context) error {
+		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, count(), countIf(channel IN ('RED', 'YELLOW'))
+FROM (`+fact+`) GROUP BY model_version ORDER BY model_version LIMIT 1000`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m ModelYield
+			if err := rows.Scan(&m.ModelVersion, &m.Declarations, &m.Inspected); err != nil {
+				return err
+			}
+			m.InspectedShare = ratio(m.Inspected, m.Declarations)
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: model yield: %w", err)
+	}
+	for i := range out {
+		m := &out[i]
+		level := math.Min(1, math.Max(0, 1-m.InspectedShare))
+		margs := append(append([]any{}, args...), m.ModelVersion)
+		var res, hits uint64
+		err := s.do(ctx, "model_yield", func(ctx context.Context) error {
+			// The threshold is a quantile of the model's own scores over every declaration it
+			// scored, inspected or not; precision is then measured where labels exist.
+			q := fmt.Sprintf(`SELECT quantileExact(%v)(probability) FROM (`+fact+`) WHERE model_version = ?`, level)
+			if err := s.conn.QueryRow(s.limits(ctx), q, margs...).Scan(&m.Threshold); err != nil {
+				return err
+			}
+			return s.conn.QueryRow(s.limits(ctx), `SELECT countIf(has_result = 1), countIf(has_result = 1 AND hit = 1)
+FROM (`+fact+`) WHERE model_version = ? AND probability >= ?`, append(margs, m.Threshold)...).Scan(&res, &hits)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("analytics: model yield %s: %w", m.ModelVersion, err)
+		}
+		m.PrecisionAtShare = NewRate(hits, res)
+		err = s.do(ctx, "model_calibration", func(ctx context.Context) error {
+			rows, err := s.conn.Query(s.limits(ctx), `SELECT least(toUInt8(floor(probability * 10)), 9) AS decile,
+ avg(probability), count(), sum(hit), sumIf(hit / propensity, propensity > 0), sumIf(1 / propensity, propensity > 0)
+FROM (`+fact+`) WHERE model_version = ? AND has_result = 1 AND probability >= 0
+GROUP BY decile ORDER BY decile`, margs...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var d uint8
+				var c Calibration
+				var n, h uint64
+				var wh, w float64
+				if err := rows.Scan(&d, &c.Predicted, &n, &h, &wh, &w); err != nil {
+					return err
+				}
+				c.Decile, c.Observed = int(d), NewRate(h, n)
+				if w > 0 {
+					c.ObservedIPW = wh / w
+				}
+				m.Calibration = append(m.Calibration, c)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("analytics: model calibration %s: %w", m.ModelVersion, err)
+		}
+	}
+	return out, nil
+}
