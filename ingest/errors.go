@@ -41,13 +41,15 @@ const SchemaDeadLetterV1 = "portguard.dead-letter/v1"
 // DeadLetter is what the dead-letter topic holds for a message that could not be accepted: the
 // original bytes, where they came from, and why.
 type DeadLetter struct {
-	Schema      string       `json:"schema"`
-	SourceTopic string       `json:"source_topic"`
-	Partition   int          `json:"partition"`
-	Offset      int64        `json:"offset"`
-	Key         string       `json:"key,omitempty"`
-	Value       []byte       `json:"value"` // the original bytes (base64 in JSON)
-	Reason      string       `json:"reason"`
-	Errors      []FieldError `json:"errors,omitempty"`
-	At          time.Time    `json:"at"`
+	Schema      string `json:"schema"`
+	SourceTopic string `json:"source_topic"`
+	Partition   int    `json:"partition"`
+	Offset      int64  `json:"offset"`
+	Key         string `json:"key,omitempty"`
+	Value       []byte `json:"value"` // the original bytes (base64 in JSON)
+	// Truncated says Value holds only the first part of an oversized original.
+	Truncated bool         `json:"truncated,omitempty"`
+	Reason    string       `json:"reason"`
+	Errors    []FieldError `json:"errors,omitempty"`
+	At        time.Time    `json:"at"`
 }

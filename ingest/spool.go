@@ -165,6 +165,15 @@ func (s *Spool) sealLocked() {
 // records not yet delivered stay for the next Drain. Records appended while Drain runs go to a new
 // segment and wait for the next Drain.
 func (s *Spool) Drain(ctx context.Context, fn func(kind string, raw []byte) error) error {
+	return s.DrainBatches(ctx, 1, func(kind string, raws [][]byte) error { return fn(kind, raws[0]) })
+}
+
+// DrainBatches is Drain delivering up to max consecutive records of the same kind at once, so a
+// store can take them in one insert. A batch never spans two segments.
+func (s *Spool) DrainBatches(ctx context.Context, max int, fn func(kind string, raws [][]byte) error) error {
+	if max < 1 {
+		max = 1
+	}
 	s.drainMu.Lock()
 	defer s.drainMu.Unlock()
 	s.mu.Lock()
@@ -182,20 +191,40 @@ func (s *Spool) Drain(ctx context.Context, fn func(kind string, raw []byte) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var fnErr error
-		n, err := s.scan(seq, s.done[seq], func(kind string, raw []byte, end int64) bool {
-			if fnErr = fn(kind, raw); fnErr != nil {
+		var (
+			fnErr   error
+			kind    string
+			raws    [][]byte
+			lastEnd int64
+		)
+		flush := func() bool {
+			if len(raws) == 0 {
+				return true
+			}
+			if fnErr = fn(kind, raws); fnErr != nil {
 				return false
 			}
-			s.done[seq] = end
+			s.done[seq] = lastEnd
 			s.mu.Lock()
-			s.depth--
+			s.depth -= int64(len(raws))
 			s.mu.Unlock()
+			raws = nil
+			return true
+		}
+		_, err := s.scan(seq, s.done[seq], func(k string, raw []byte, end int64) bool {
+			if len(raws) > 0 && (k != kind || len(raws) >= max) && !flush() {
+				return false
+			}
+			kind = k
+			raws = append(raws, raw)
+			lastEnd = end
 			return true
 		})
-		_ = n
 		if err != nil {
 			return err
+		}
+		if fnErr == nil {
+			flush()
 		}
 		if fnErr != nil {
 			return fmt.Errorf("ingest: spool: drain segment %d: %w", seq, fnErr)

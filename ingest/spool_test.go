@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -174,5 +175,27 @@ func TestSpoolAppendsConcurrentlyWithDrain(t *testing.T) {
 	}
 	if s.Depth() != 0 {
 		t.Fatalf("depth %d", s.Depth())
+	}
+}
+
+func TestSpoolDrainsInBatchesOfOneKind(t *testing.T) {
+	s, err := OpenSpool(t.TempDir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		_ = s.Append(ctx, "a", i)
+	}
+	_ = s.Append(ctx, "b", 9)
+	var sizes []string
+	if err := s.DrainBatches(ctx, 2, func(kind string, raws [][]byte) error {
+		sizes = append(sizes, kind+strconv.Itoa(len(raws)))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(sizes, ","); got != "a2,a2,a1,b1" {
+		t.Fatalf("batches %s", got)
 	}
 }
