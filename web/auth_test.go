@@ -13,9 +13,12 @@ import (
 // changes, or a new route, must be reflected here.
 var wantAccess = map[string][]string{
 	"POST /v1/decisions":           {RoleSystem, RoleAdmin},
-	"GET /v1/decisions/:number":    allRoles,
-	"GET /v1/declarations/:number": allRoles,
+	"GET /v1/decisions/:number":    {RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem},
+	"GET /v1/declarations/:number": {RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem},
+	"GET /v1/tasks":                {RoleOfficer, RoleSupervisor},
 	"GET /v1/tasks/:id":            {RoleOfficer, RoleSupervisor},
+	"POST /v1/inspection-results":  {RoleOfficer, RoleSupervisor, RoleAdmin},
+	"GET /v1/trends/daily":         {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
 	"GET /v1/audit/trail/:number":  {RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
 	"GET /v1/findings":             allRoles,
 	"GET /v1/me":                   allRoles,

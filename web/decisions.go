@@ -10,13 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portguard/portguard/ingest"
-	"github.com/portguard/portguard/targeting"
 )
-
-// maxProbedVersion bounds the search for the latest decided version of a declaration when GET
-// /v1/decisions/:number has no ?version=. Amendments are rare; a declaration amended more than
-// this many times must be asked for by version.
-const maxProbedVersion = 99
 
 // postDecision is the synchronous decision API: the body is one declaration message, exactly as
 // on the declarations topic. It answers 201 with the decision when this request made it, and 200
@@ -72,18 +66,12 @@ func (s *server) getDecision(c *gin.Context) {
 		s.fail(c, errNotFound)
 		return
 	}
-	var latest targeting.Decision
-	found := false
-	for v := 1; v <= maxProbedVersion; v++ {
-		if d, ok := s.deps.Targeting.Decision(number, v); ok {
-			latest, found = d, true
-		}
-	}
-	if !found {
+	d, ok := s.deps.Targeting.Decision(number, 0) // 0: the latest version decided
+	if !ok {
 		s.fail(c, errNotFound)
 		return
 	}
-	c.JSON(http.StatusOK, latest)
+	c.JSON(http.StatusOK, d)
 }
 
 // readJSON reads a JSON request body of at most MaxBodyBytes.

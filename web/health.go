@@ -10,6 +10,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/portguard/portguard/targeting"
 )
 
 // healthz is liveness: the process serves HTTP. It checks nothing else, so that a ClickHouse
@@ -28,6 +30,10 @@ type checkResult struct {
 type readyResponse struct {
 	Status string                 `json:"status"` // "ready", "not_ready" or "draining"
 	Checks map[string]checkResult `json:"checks"`
+	// Degraded is targeting deciding from in-memory state only (ClickHouse-backed state
+	// missing). It is reported, not failed: decisions keep flowing.
+	Degraded  bool              `json:"degraded"`
+	Targeting *targeting.Health `json:"targeting,omitempty"`
 }
 
 // readyz is readiness: 200 when ClickHouse and Kafka answer, 503 with the state of each
@@ -69,6 +75,10 @@ func (s *server) readyz(c *gin.Context) {
 		if !r.OK {
 			res.Status, status = "not_ready", http.StatusServiceUnavailable
 		}
+	}
+	if s.deps.Targeting != nil {
+		h := s.deps.Targeting.Health()
+		res.Targeting, res.Degraded = &h, h.Degraded
 	}
 	if s.deps.Draining != nil && s.deps.Draining() {
 		res.Status, status = "draining", http.StatusServiceUnavailable

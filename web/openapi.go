@@ -273,14 +273,35 @@ func (s *server) schemaList(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"schemas": names})
 }
 
-// schema answers GET /v1/schemas/:name with one published JSON Schema; "declaration" and
-// "declaration.json" name the same document.
+// schema answers GET /v1/schemas/:name with one published JSON Schema, by its file name
+// ("declaration.v1.json"), without ".json", or by kind alone ("declaration": its latest
+// version).
 func (s *server) schema(c *gin.Context) {
-	name := strings.TrimSuffix(c.Param("name"), ".json")
-	b, ok := s.deps.Schemas[name]
+	b, ok := lookupSchema(s.deps.Schemas, c.Param("name"))
 	if !ok {
 		s.fail(c, errNotFound)
 		return
 	}
 	c.Data(http.StatusOK, "application/schema+json", b)
+}
+
+func lookupSchema(schemas map[string][]byte, name string) ([]byte, bool) {
+	for _, n := range []string{name, name + ".json"} {
+		if b, ok := schemas[n]; ok {
+			return b, true
+		}
+	}
+	best, bestV := "", -1
+	for n := range schemas {
+		rest, ok := strings.CutPrefix(n, name+".v")
+		if !ok {
+			continue
+		}
+		v, err := strconv.Atoi(strings.TrimSuffix(rest, ".json"))
+		if err == nil && v > bestV {
+			best, bestV = n, v
+		}
+	}
+	b, ok := schemas[best]
+	return b, ok && bestV >= 0
 }

@@ -22,7 +22,10 @@ import (
 //	POST /v1/decisions                .        .          .            .        x     x
 //	GET  /v1/decisions/:number        x        x          x            x        x     x
 //	GET  /v1/declarations/:number     x        x          x            x        x     x
+//	GET  /v1/tasks                    x        x          .            .        .     .
 //	GET  /v1/tasks/:id                x        x          .            .        .     .
+//	POST /v1/inspection-results       x        x          .            .        x     .
+//	GET  /v1/trends/daily             .        x          x            x        x     .
 //	GET  /v1/audit/trail/:number      x        x          x            x        x     .
 //	GET  /v1/findings, GET /v1/me     any authenticated caller
 //	login, logout, schemas, openapi.json, /healthz, /readyz, /metrics, console: public
@@ -58,6 +61,22 @@ func (s *server) routes() []route {
 			summaryZH: "查询报关单及商品明细",
 			params:    []param{number, {name: "version", in: "query", typ: "integer", required: true, desc: "declaration version / 报关单版本"}},
 			ok:        http.StatusOK, out: ingest.Declaration{}, errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{get, "/v1/tasks", roles(RoleOfficer, RoleSupervisor), s.listTasks, op{
+			id: "listTasks", tag: "clearance", summary: "The inspection queue: an officer's own and unassigned tasks, or a supervisor's port",
+			summaryZH: "查验任务队列",
+			params: []param{
+				query("state", "string", "open (default), done, all, or a task state such as RELEASED / 任务状态"),
+				query("declaration_no", "string", "only this declaration's tasks / 报关单号"),
+				query("limit", "integer", "at most this many (default 200, max 1000)"),
+			},
+			ok: http.StatusOK, out: []clearance.Task{}, errors: []int{http.StatusUnprocessableEntity}}},
+		{post, "/v1/inspection-results", roles(RoleOfficer, RoleSupervisor, RoleAdmin), s.postResult, op{
+			id: "recordResult", tag: "clearance", summary: "Record an inspection result (and release with a final disposition)",
+			summaryZH: "登记查验结果并放行",
+			desc: "expected_version is the task version the officer saw: 409 conflict if someone else changed " +
+				"the task since. Recording again on a task with a result is a correction (a new result version).",
+			body: clearance.ResultInput{}, ok: http.StatusCreated, out: clearance.InspectionResult{},
+			errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}},
 		{get, "/v1/tasks/:id", roles(RoleOfficer, RoleSupervisor), s.getTask, op{
 			id: "getTask", tag: "clearance", summary: "Get an inspection task", summaryZH: "查询查验任务",
 			params: []param{pathParam("id", "task ID: declaration number-version / 任务编号")},
@@ -70,6 +89,17 @@ func (s *server) routes() []route {
 			summaryZH: "报关单全程留痕记录", params: []param{number},
 			ok: http.StatusOK, out: []clearance.AuditRecord{}}},
 
+		// Analytics (统计分析).
+		{get, "/v1/trends/daily", roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin), s.dailyTrend, op{
+			id: "dailyTrend", tag: "analytics", summary: "Daily declarations, inspection rate and hit rate",
+			summaryZH: "每日查验率与查获率",
+			params: []param{
+				query("from", "date", "first day, inclusive (default: 29 days before to) / 起始日期"),
+				query("to", "date", "last day, inclusive (default: today) / 截止日期"),
+				query("port", "string", "one port (customs office code) / 口岸"),
+			},
+			ok: http.StatusOK, out: trendResponse{}, errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+
 		// Schemas and this document.
 		{get, "/v1/schemas", public, s.schemaList, op{
 			id: "listSchemas", tag: "schemas", summary: "Names of the published JSON Schemas",
@@ -78,7 +108,7 @@ func (s *server) routes() []route {
 			}{}}},
 		{get, "/v1/schemas/:name", public, s.schema, op{
 			id: "getSchema", tag: "schemas", summary: "One published JSON Schema of a message kind",
-			summaryZH: "消息的 JSON Schema", params: []param{pathParam("name", "e.g. declaration, manifest, withdrawal")},
+			summaryZH: "消息的 JSON Schema", params: []param{pathParam("name", "declaration.v1.json, or declaration for its latest version")},
 			ok: http.StatusOK, out: map[string]any{}, errors: []int{http.StatusNotFound}}},
 		{get, "/v1/openapi.json", public, s.serveOpenAPI, op{
 			id: "openapi", tag: "schemas", summary: "This OpenAPI document", summaryZH: "本 OpenAPI 文档",

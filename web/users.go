@@ -19,11 +19,12 @@ const (
 	RoleRiskAnalyst = "risk_analyst" // 风险分析: rules, trails, trends
 	RoleHQAnalyst   = "hq_analyst"   // 总署分析: trends, trails
 	RoleAdmin       = "admin"        // 系统管理员
-	RoleSystem      = "system"       // machine client: decisions and results
+	RoleSystem      = "system"       // machine client: decisions
+	RoleLab         = "lab"          // laboratory system reporting sample results
 )
 
 // allRoles is the set Users accepts; a typo in a role must fail at start, not at request time.
-var allRoles = []string{RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem}
+var allRoles = []string{RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem, RoleLab}
 
 // User is an authenticated identity: a console account or an API key.
 type User struct {
@@ -162,13 +163,11 @@ type Credential struct {
 	Describe string // what the account is for, in Chinese and English
 }
 
-// DevPort is the port (customs office code) of the seeded demo officer and supervisor. Demo
-// data should use it so that the officer's queue is not empty.
-const DevPort = "2200"
-
-// DevUsers seeds the demo accounts — officer, supervisor, analyst, hq, admin — and a demo API
-// key for the simulated electronic port. Their passwords are well known, so New accepts the
-// result only when Config.DevMode is set.
+// DevUsers seeds the demo accounts — officer1 to officer3 (the IDs of clearance.DemoOfficers,
+// so that assignment draws them), supervisor, analyst, hq and admin — and a demo API key for
+// the simulated electronic port. No demo account is bound to a port: the simulated traffic
+// spans several. Their passwords are well known, so New accepts the result only when
+// Config.DevMode is set.
 func DevUsers() (*Users, []Credential) {
 	us := NewUsers()
 	us.dev = true
@@ -176,13 +175,17 @@ func DevUsers() (*Users, []Credential) {
 	// should not cost a second.
 	us.cost = bcrypt.MinCost
 	creds := []Credential{
-		{Kind: "login", Name: "officer", Display: "张伟", Secret: "officer-demo", Roles: []string{RoleOfficer}, Port: DevPort, Describe: "现场查验关员 / port officer"},
-		{Kind: "login", Name: "supervisor", Display: "李娜", Secret: "supervisor-demo", Roles: []string{RoleSupervisor}, Port: DevPort, Describe: "查验科长 / supervisor"},
-		{Kind: "login", Name: "analyst", Display: "王芳", Secret: "analyst-demo", Roles: []string{RoleRiskAnalyst}, Describe: "风险分析员 / risk analyst"},
+		{Kind: "login", Name: "officer1", Display: "张伟", Secret: "officer1-demo", Roles: []string{RoleOfficer}, Describe: "现场查验关员 / port officer"},
+		{Kind: "login", Name: "officer2", Display: "李娜", Secret: "officer2-demo", Roles: []string{RoleOfficer}, Describe: "现场查验关员 / port officer"},
+		{Kind: "login", Name: "officer3", Display: "王芳", Secret: "officer3-demo", Roles: []string{RoleOfficer}, Describe: "现场查验关员 / port officer"},
+		{Kind: "login", Name: "supervisor", Display: "赵敏", Secret: "supervisor-demo", Roles: []string{RoleSupervisor}, Describe: "查验科长 / supervisor"},
+		{Kind: "login", Name: "analyst", Display: "刘洋", Secret: "analyst-demo", Roles: []string{RoleRiskAnalyst}, Describe: "风险分析员 / risk analyst"},
 		{Kind: "login", Name: "hq", Display: "陈静", Secret: "hq-demo-pass", Roles: []string{RoleHQAnalyst}, Describe: "总署分析员 / HQ analyst"},
 		{Kind: "login", Name: "admin", Display: "系统管理员", Secret: "admin-demo", Roles: []string{RoleAdmin}, Describe: "系统管理员 / administrator"},
 		{Kind: "api_key", Name: "electronic-port", Display: "电子口岸（模拟）", Secret: "pgdemo-electronic-port-0123456789",
-			Roles: []string{RoleSystem, RoleSupervisor, RoleHQAnalyst}, Describe: "电子口岸/单一窗口 / electronic port client"},
+			Roles: []string{RoleSystem, RoleSupervisor, RoleHQAnalyst}, Describe: "电子口岸/单一窗口：布控、结果、统计 / electronic port: decisions, results, trends"},
+		{Kind: "api_key", Name: "lab", Display: "检测实验室（模拟）", Secret: "pgdemo-laboratory-0123456789",
+			Roles: []string{RoleLab}, Describe: "检测实验室 / laboratory"},
 	}
 	for _, c := range creds {
 		u := User{Name: c.Name, Display: c.Display, Roles: c.Roles, Port: c.Port}

@@ -29,6 +29,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/portguard/portguard/analytics"
 	"github.com/portguard/portguard/clearance"
 	"github.com/portguard/portguard/ingest"
 	"github.com/portguard/portguard/targeting"
@@ -65,6 +66,9 @@ type Config struct {
 	LoginFailures int
 	// LoginWindow: see LoginFailures.
 	LoginWindow time.Duration
+	// TimeZone (IANA name) in which the dates of trend queries (?from=2026-11-01) are read; set
+	// it to analytics' time zone so that a day means the same in both. Default "UTC".
+	TimeZone string
 }
 
 // DefaultConfig returns the documented defaults.
@@ -78,6 +82,7 @@ func DefaultConfig() Config {
 		ReadyTimeout:  2 * time.Second,
 		LoginFailures: 5,
 		LoginWindow:   15 * time.Minute,
+		TimeZone:      "UTC",
 	}
 }
 
@@ -106,6 +111,9 @@ func (c Config) Validate() error {
 	case c.LoginFailures <= 0 || c.LoginWindow <= 0:
 		return errors.New("web: login failures and login window must be positive")
 	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
+		return fmt.Errorf("web: time zone %q: unknown", c.TimeZone)
+	}
 	return nil
 }
 
@@ -121,15 +129,25 @@ type Targeting interface {
 	// Decide returns the decision for a validated declaration version; deciding the same
 	// number and version again returns the first decision.
 	Decide(ctx context.Context, d *ingest.Declaration) (targeting.Decision, error)
-	// Decision returns the decision made for a declaration version, ok=false if none.
+	// Decision returns the decision made for a declaration version (0 = the latest version
+	// decided), ok=false if none.
 	Decision(number string, version int) (targeting.Decision, bool)
+	// Health reports the engine's state; /readyz shows it (degraded is reported, not failed:
+	// targeting keeps deciding without ClickHouse).
+	Health() targeting.Health
 }
 
 // Clearance holds inspection tasks, results and the audit chain. *clearance.Service
 // implements it.
 type Clearance interface {
+	// Tasks returns the tasks f selects, highest priority first, then oldest first.
+	Tasks(ctx context.Context, f clearance.TaskFilter) ([]clearance.Task, error)
 	// Task returns one task by ID, or clearance.ErrNotFound.
 	Task(ctx context.Context, id string) (clearance.Task, error)
+	// RecordResult records an officer's inspection result and acts on it (release, feedback).
+	// Errors: *ingest.ValidationError, clearance.ErrNotFound, ErrForbidden, ErrConflict (stale
+	// ExpectedVersion), ErrState.
+	RecordResult(ctx context.Context, a clearance.Actor, in clearance.ResultInput) (clearance.InspectionResult, error)
 	// Trail returns a declaration's audit records, oldest first.
 	Trail(ctx context.Context, declarationNo string) ([]clearance.AuditRecord, error)
 }
@@ -138,8 +156,12 @@ type Clearance interface {
 type Analytics interface {
 	// Healthy returns nil when ClickHouse answers.
 	Healthy() error
-	// DeclarationByID returns a stored declaration version, or analytics.ErrNotFound.
+	// DeclarationByID returns a stored declaration version (0 = the latest), or an error
+	// wrapping analytics.ErrNotFound.
 	DeclarationByID(ctx context.Context, number string, version int) (*ingest.Declaration, error)
+	// DailyTrend returns, per day in [From, To), declarations decided, inspection rate and hit
+	// rate. Errors wrap analytics.ErrUnavailable when ClickHouse is down.
+	DailyTrend(ctx context.Context, q analytics.TrendQuery) ([]analytics.TrendPoint, error)
 }
 
 // Auditor appends to the hash-chained audit trail; web records logins and failed logins with it.
@@ -185,6 +207,7 @@ type server struct {
 	limiter  *loginLimiter
 	metrics  *httpMetrics
 	openapi  []byte // the OpenAPI document, built from the route table at start
+	tz       *time.Location
 }
 
 // New builds the HTTP handler: a gin engine with request IDs, access logging, recovery, metrics,
@@ -224,7 +247,9 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	tz, _ := time.LoadLocation(cfg.TimeZone) // checked by Validate
 	return &server{
+		tz:       tz,
 		cfg:      cfg,
 		deps:     deps,
 		log:      log,

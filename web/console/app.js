@@ -415,7 +415,8 @@
         outcome,
         findings,
         adjustment: Number($("result-adjustment").value) || 0,
-        disposition: $("result-disposition").value,
+        // A sample sent to the laboratory has no disposition until the lab reports.
+        disposition: outcome === "PENDING_LAB" ? "" : $("result-disposition").value,
         note: $("result-note").value,
       });
       toast(t("result.saved"));
@@ -433,7 +434,14 @@
     }
   });
 
+  for (const r of document.querySelectorAll('input[name="outcome"]')) {
+    r.addEventListener("change", () => {
+      $("result-disposition").disabled = document.querySelector('input[name="outcome"]:checked').value === "PENDING_LAB";
+    });
+  }
+
   function resetForm() {
+    $("result-disposition").disabled = false;
     $("outcome-conforming").checked = true;
     $("result-adjustment").value = "0";
     $("result-disposition").value = "RELEASE";
