@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/portguard/portguard/analytics"
+	"github.com/portguard/portguard/clearance"
+	"github.com/portguard/portguard/ingest"
+	"github.com/portguard/portguard/targeting"
+	"github.com/portguard/portguard/web"
+)
+
+// appConfig is everything the composition root needs; serve and dev fill it from flags.
+type appConfig struct {
+	Listen     string
+	Brokers    []string
+	Topics     ingest.Topics
+	ClickHouse analytics.Config
+	DataDir    string
+	RandomKey  string
+	InstanceID string // distinguishes this instance's feedback consumer group
+	Users      *web.Users
+	Dev        bool
+}
+
+// app holds the wired roles of one portguard process.
+type app struct {
+	cfg       appConfig
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	store     *analytics.Store
+	producer  *ingest.Producer
+	intake    *ingest.Intake
+	engine    *targeting.Engine
+	targeting *targeting.Service
+	clearance *clearance.Service
+	handler   http.Handler
+	ln        net.Listener
+	ready     atomic.Bool
+}
+
+func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if a.store, err = analytics.Open(ctx, cfg.ClickHouse, log.With("role", "analytics"), a.reg); err != nil {
+		return nil, fmt.Errorf("open clickhouse: %w", err)
+	}
+	a.producer = ingest.NewProducer(cfg.Brokers)
+
+	// clearance first: it owns the audit chain that targeting writes to.
+	a.clearance, err = clearance.NewService(clearance.DefaultConfig(), clearance.Deps{
+		Store: a.store, Publish: a.producer, Topics: cfg.Topics,
+		Logger: log.With("role", "clearance"), Registerer: a.reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clearance: %w", err)
+	}
+	if err := a.clearance.Load(ctx); err != nil {
+		log.Warn("clearance state not reloaded; starting empty", "err", err)
+	}
+
+	tcfg := targeting.DefaultConfig()
+	if cfg.RandomKey != "" {
+		tcfg.RandomKey = []byte(cfg.RandomKey)
+	}
+	if a.engine, err = targeting.NewEngine(tcfg); err != nil {
+		return nil, fmt.Errorf("targeting: %w", err)
+	}
+	a.targeting, err = targeting.NewService(a.engine, targeting.ServiceDeps{
+		Publish: a.publishDecisions, History: a.store, Audit: a.clearance.Audit(), Rules: a.store,
+		Logger: log.With("role", "targeting"), Registerer: a.reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("targeting: %w", err)
+	}
+
+	icfg := ingest.DefaultConfig()
+	icfg.SpoolDir = filepath.Join(cfg.DataDir, "spool")
+	a.intake, err = ingest.NewIntake(icfg, ingest.NewValidator(icfg), a.store, a.targeting, a.producer, cfg.Topics,
+		log.With("role", "ingest"), a.reg)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+
+	wcfg := web.DefaultConfig()
+	wcfg.DevMode = cfg.Dev
+	if cfg.Dev {
+		wcfg.CookieSecure = false // plain http on loopback
+	}
+	a.handler, err = web.New(wcfg, web.Deps{
+		Intake: a.intake, Targeting: a.targeting, Clearance: a.clearance, Analytics: a.store,
+		Audit: a.clearance.Audit(), Schemas: ingest.Schemas(), Draining: func() bool { return !a.ready.Load() },
+		KafkaReady: a.kafkaReady, Users: cfg.Users, Logger: log.With("role", "web"),
+		Registerer: a.reg, Gatherer: a.reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	return a, nil
+}
+
+// URL is the base URL the HTTP server answers on.
+func (a *app) URL() string {
+	addr := a.ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+func (a *app) publishDecisions(ctx context.Context, ds []targeting.Decision) error {
+	msgs := make([]ingest.Message, len(ds))
+	for i := range ds {
+		msgs[i] = ingest.Message{Topic: a.cfg.Topics.Decisions, Key: ds[i].DeclarationNo, Value: &ds[i]}
+	}
+	return a.producer.Publish(ctx, msgs...)
+}
+
+// kafkaReady asks the first reachable broker for the decisions topic's metadata.
+func (a *app) kafkaReady(ctx context.Context) error {
+	var last error
+	for _, b := range a.cfg.Brokers {
+		d := kafka.Dialer{Timeout: 2 * time.Second}
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err != nil {
+			last = err
+			continue
+		}
+		_, err = conn.ReadPartitions(a.cfg.Topics.Decisions)
+		conn.Close()
+		if err == nil {
+			return nil
+		}
+		last = err
+	}
+	return fmt.Errorf("kafka: no broker answered: %w", last)
+}
+
+// Run starts every long-running part and blocks until ctx ends or one part fails; then it stops
+// intake first, flushes writers and closes stores.
+func (a *app) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	consume := func(topic, group string, h ingest.Handler) {
+		c, err := ingest.NewConsumer(ingest.ConsumerConfig{Brokers: a.cfg.Brokers, Topic: topic, GroupID: group,
+			Logger: a.log.With("consumer", group)})
+		if err != nil {
+			g.Go(func() error { return err })
+			return
+		}
+		g.Go(func() error { return c.Run(gctx, h) })
+	}
+	if err := a.targeting.WarmStart(gctx); err != nil {
+		a.log.Warn("targeting warm start incomplete; deciding from in-memory state", "err", err)
+	}
+	g.Go(func() error { return a.intake.Run(gctx) })
+	consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
+	consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())
+	consume(a.cfg.Topics.Withdrawals, "portguard-ingest-withdrawals", a.intake.WithdrawalHandler())
+	consume(a.cfg.Topics.Decisions, "portguard-clearance", a.clearance.DecisionsHandler())
+	consume(a.cfg.Topics.InspectionResults, "portguard-targeting-"+a.cfg.InstanceID, a.targeting.FeedbackHandler())
+	g.Go(func() error {
+		return analytics.RunRecorder(gctx, a.cfg.Brokers, a.cfg.Topics, "portguard-analytics", a.store, a.log.With("role", "recorder"))
+	})
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func() error {
+		if err := srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	a.ready.Store(true)
+	err := g.Wait()
+	a.ready.Store(false)
+	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if ferr := a.intake.Flush(fctx); ferr != nil {
+		a.log.Error("flush on shutdown", "err", ferr)
+	}
+	a.close()
+	return err
+}
+
+func (a *app) close() {
+	if a.producer != nil {
+		_ = a.producer.Close()
+	}
+	if a.store != nil {
+		_ = a.store.Close()
+	}
+	if a.ln != nil {
+		_ = a.ln.Close()
+	}
+}

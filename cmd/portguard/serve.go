@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/portguard/portguard/ingest"
+)
+
+// runServe runs the roles against an existing Kafka and ClickHouse (production).
+func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	f := newFlags("serve", env, stderr)
+	listen := f.str("listen", ":8080", "HTTP listen address")
+	brokers := f.str("kafka-brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
+	prefix := f.str("topic-prefix", "", "prefix for every topic name (default names: portguard.declarations, …)")
+	chcfg := clickhouseFlags(f)
+	dataDir := f.str("data-dir", "/var/lib/portguard", "local spool and snapshot directory")
+	randomKey := f.str("random-key", "", "secret key of the random selection draw (HMAC); required")
+	usersFile := f.str("users-file", "", "JSON file of console users and API keys")
+	instance := f.str("instance-id", "", "this instance's name, for its feedback consumer group (default: hostname)")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if len(*randomKey) < 16 {
+		return errors.New("serve: --random-key (PORTGUARD_RANDOM_KEY) must be a secret of at least 16 characters")
+	}
+	if *usersFile == "" {
+		return errors.New("serve: --users-file (PORTGUARD_USERS_FILE) is required; see deploy/users.example.json")
+	}
+	users, err := loadUsers(*usersFile, env)
+	if err != nil {
+		return err
+	}
+	if *instance == "" {
+		*instance, _ = os.Hostname()
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	topics := ingest.DefaultTopics()
+	if *prefix != "" {
+		topics = topics.WithPrefix(*prefix)
+	}
+	cfg := appConfig{Listen: *listen, Brokers: splitList(*brokers), Topics: topics, ClickHouse: chcfg(),
+		DataDir: *dataDir, RandomKey: *randomKey, InstanceID: *instance, Users: users}
+	log.Info("starting", "listen", cfg.Listen, "brokers", cfg.Brokers, "clickhouse", cfg.ClickHouse.Addr,
+		"database", cfg.ClickHouse.Database, "data_dir", cfg.DataDir, "instance", cfg.InstanceID,
+		"random_key", "***", "clickhouse_password", mask(cfg.ClickHouse.Password))
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "portguard serving on %s\n", a.URL())
+	return a.Run(ctx)
+}
+
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
