@@ -187,12 +187,15 @@ func (g *Generator) materialize(sc *scenario, at time.Time, tr *Truth, kinds *[n
 	var m *ingest.Manifest
 	if !sc.air && r.Float64() >= 0.01 {
 		mg := gross * (1 + 0.004*r.NormFloat64())
-		if r.Float64() < 0.015 {
+		if r.Float64() < 0.03 {
 			mg = gross * (0.9 + 0.22*r.Float64())
 		}
 		containers := append([]string(nil), d.Containers...)
 		if kinds[kWT] {
 			f := 1.12 + 0.68*r.Float64()
+			if r.Float64() < 0.25 {
+				f = 1.04 + 0.06*r.Float64() // subtle: near the clerical noise
+			}
 			if len(containers) > 0 && r.Float64() < 0.4 {
 				// A whole container the declaration does not mention.
 				containers = append(containers, makeContainer(ca.owners[0], r.IntN(1000000)))

@@ -2,12 +2,15 @@ package synth
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/portguard/portguard/ingest"
 )
@@ -27,7 +30,7 @@ func TestEveryGeneratedMessagePassesIngestValidation(t *testing.T) {
 	v := ingest.NewValidator(ingest.Config{Rates: ingest.DefaultRates()})
 	cfg := DefaultConfig()
 	cfg.Seed = 7
-	_, samples := generate(t, cfg, 30000)
+	_, samples := generate(t, cfg, 15000)
 	numbers := map[string]bool{}
 	bills := map[string]bool{}
 	var manifests int
@@ -246,5 +249,63 @@ func TestArrivalsFollowTheCalendar(t *testing.T) {
 	}
 	if byHour[3]*5 > byHour[10] {
 		t.Errorf("03:00 has %d declarations, 10:00 has %d: want office hours", byHour[3], byHour[10])
+	}
+}
+
+func TestCSVHasTheColumnsItsMappingNames(t *testing.T) {
+	_, samples := generate(t, DefaultConfig(), 2000)
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, samples...); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(samples)+1 || !reflect.DeepEqual(rows[0], CSVColumns) {
+		t.Fatalf("%d rows, header %v", len(rows), rows[0])
+	}
+	var m struct {
+		ID         string            `yaml:"id"`
+		Date       string            `yaml:"date"`
+		DateFormat string            `yaml:"date_format"`
+		Fields     map[string]string `yaml:"fields"`
+		Attributes []string          `yaml:"attributes"`
+		Numeric    []string          `yaml:"numeric"`
+		Label      string            `yaml:"label"`
+		Revenue    string            `yaml:"revenue"`
+	}
+	if err := yaml.Unmarshal(Mapping(), &m); err != nil {
+		t.Fatal(err)
+	}
+	named := append([]string{m.ID, m.Date, m.Label, m.Revenue}, m.Attributes...)
+	named = append(named, m.Numeric...)
+	for _, c := range m.Fields {
+		named = append(named, c)
+	}
+	col := map[string]int{}
+	for i, c := range CSVColumns {
+		col[c] = i
+	}
+	for _, c := range named {
+		if _, ok := col[c]; !ok {
+			t.Errorf("mapping names column %q that the CSV lacks", c)
+		}
+	}
+	if len(m.Fields) != 13 {
+		t.Errorf("mapping maps %d portguard fields, want all 13", len(m.Fields))
+	}
+	for i, r := range rows[1:] {
+		s := samples[i]
+		at, err := time.Parse(m.DateFormat, r[col[m.Date]])
+		if err != nil || !at.Equal(s.Decl.DeclaredAt) {
+			t.Fatalf("row %d: date %q parses to %v (%v), want %v", i, r[col[m.Date]], at, err, s.Decl.DeclaredAt)
+		}
+		if r[col[m.ID]] != s.Decl.Number || (r[col[m.Label]] == "1") != s.Truth.Hit {
+			t.Fatalf("row %d: id %s label %s, want %s %v", i, r[col[m.ID]], r[col[m.Label]], s.Decl.Number, s.Truth.Hit)
+		}
+		if got := r[col["FINDINGS"]]; got != strings.Join(s.Truth.Findings, "|") {
+			t.Fatalf("row %d: findings %q", i, got)
+		}
 	}
 }

@@ -242,7 +242,7 @@ func (g *Generator) build(r *rand.Rand) {
 		dd.risky, dd.boost = window{cfg.DriftAt, math.Inf(1)}, 1.5
 		ring := max(3, n/500)
 		for k := 0; k < ring; k++ {
-			i := n/20 + r.IntN(max(1, n/5-n/20))
+			i := n/100 + r.IntN(max(1, n/20-n/100)) // mid-sized: a ring needs volume to pay
 			e := &g.ents[i]
 			e.from = cfg.DriftAt + 0.05*r.Float64()
 			e.risky, e.boost = window{e.from, math.Inf(1)}, 2.5
