@@ -106,7 +106,7 @@ func TestRuleYieldsFlagRulesWorthRetiring(t *testing.T) {
 			t.Errorf("%s = %+v, want %+v", y.Rule, y, w)
 		}
 	}
-	if r1 := ys[0]; !r1.LastHit.Equal(day0.Add(16*time.Minute)) {
+	if r1 := ys[0]; !r1.LastHit.Equal(day0.Add(16 * time.Minute)) {
 		t.Errorf("R1 last hit %v, want the 6th of its decisions at %v", r1.LastHit, day0.Add(16*time.Minute))
 	}
 }

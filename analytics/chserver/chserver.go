@@ -65,15 +65,25 @@ const configTemplate = `<?xml version="1.0"?>
 </yandex>
 `
 
+// Installed returns the path of the clickhouse-server binary, or ErrNotInstalled. Debian puts it
+// in /usr/sbin, which is not on every user's PATH.
+func Installed() (string, error) {
+	if bin, err := exec.LookPath(Binary); err == nil {
+		return bin, nil
+	}
+	for _, dir := range []string{"/usr/sbin/", "/usr/bin/"} {
+		if _, err := os.Stat(dir + Binary); err == nil {
+			return dir + Binary, nil
+		}
+	}
+	return "", ErrNotInstalled
+}
+
 // Start launches the server and waits until it answers SELECT 1, or ctx ends.
 func Start(ctx context.Context, o Options) (*Server, error) {
-	bin, err := exec.LookPath(Binary)
+	bin, err := Installed()
 	if err != nil {
-		if _, e := os.Stat("/usr/bin/" + Binary); e == nil {
-			bin = "/usr/bin/" + Binary
-		} else {
-			return nil, ErrNotInstalled
-		}
+		return nil, err
 	}
 	if o.Dir == "" {
 		return nil, errors.New("chserver: Options.Dir is required")
