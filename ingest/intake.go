@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -90,6 +91,7 @@ type Intake struct {
 	manifests *bounded[timed[*Manifest]]      // bill of lading → latest manifest
 	pending   *bounded[timed[[]*Declaration]] // bill of lading → forwarded declarations awaiting their manifest
 	seenMf    *bounded[struct{}]              // manifest content hashes already processed
+	deadSent  *bounded[struct{}]              // topic/partition/offset already dead-lettered
 
 	queue   chan *Declaration // Submit → writer
 	writeMu sync.Mutex        // one flush at a time
@@ -127,6 +129,7 @@ func NewIntake(cfg Config, v *Validator, store Store, sink Sink, dlq Publisher, 
 		manifests: newBounded[timed[*Manifest]](cfg.DedupEntries / 10),
 		pending:   newBounded[timed[[]*Declaration]](cfg.DedupEntries / 10),
 		seenMf:    newBounded[struct{}](cfg.DedupEntries / 10),
+		deadSent:  newBounded[struct{}](cfg.DedupEntries / 10),
 		queue:     make(chan *Declaration, cfg.QueueSize),
 	}
 	in.m, err = newMetrics(reg, func() float64 { return float64(sp.Depth()) })
@@ -472,14 +475,36 @@ func (in *Intake) deadLetter(km *kafka.Message, err error) Message {
 	return Message{Topic: in.topics.DeadLetters, Key: string(km.Key), Value: dl}
 }
 
+// publishDead publishes the batch's dead letters, except those a failed earlier attempt of the
+// same batch already published (a retry must not duplicate them).
 func (in *Intake) publishDead(ctx context.Context, kind string, dead []Message) error {
 	if len(dead) == 0 {
 		return nil
 	}
-	if err := in.dlq.Publish(ctx, dead...); err != nil {
-		return fmt.Errorf("ingest: publish %d dead letter(s): %w", len(dead), err)
+	keys := make([]string, 0, len(dead))
+	todo := dead[:0:0]
+	in.mu.Lock()
+	for _, m := range dead {
+		dl := m.Value.(DeadLetter)
+		k := dl.SourceTopic + "/" + strconv.Itoa(dl.Partition) + "/" + strconv.FormatInt(dl.Offset, 10)
+		if _, sent := in.deadSent.get(k); !sent {
+			todo = append(todo, m)
+			keys = append(keys, k)
+		}
 	}
-	in.m.deadLettered.WithLabelValues(kind).Add(float64(len(dead)))
+	in.mu.Unlock()
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := in.dlq.Publish(ctx, todo...); err != nil {
+		return fmt.Errorf("ingest: publish %d dead letter(s): %w", len(todo), err)
+	}
+	in.mu.Lock()
+	for _, k := range keys {
+		in.deadSent.put(k, struct{}{})
+	}
+	in.mu.Unlock()
+	in.m.deadLettered.WithLabelValues(kind).Add(float64(len(todo)))
 	return nil
 }
 
