@@ -27,6 +27,7 @@ import (
 //	POST /v1/inspection-results       x        x          .            .        x     .
 //	GET  /v1/trends/daily             .        x          x            x        x     .
 //	GET  /v1/audit/trail/:number      x        x          x            x        x     .
+//	GET  /v1/profiles/:feature/:value .        x          x            x        x     .
 //	GET  /v1/findings, GET /v1/me     any authenticated caller
 //	login, logout, schemas, openapi.json, /healthz, /readyz, /metrics, console: public
 //
@@ -99,6 +100,16 @@ func (s *server) routes() []route {
 				query("port", "string", "one port (customs office code) / 口岸"),
 			},
 			ok: http.StatusOK, out: trendResponse{}, errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+
+		// Risk profiles (风险画像).
+		{get, "/v1/profiles/:feature/:value", roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin), s.profile, op{
+			id: "getProfile", tag: "targeting", summary: "The hit-rate posterior of one attribute value (e.g. importer 4403944771)",
+			summaryZH: "风险画像：某属性值的查获率后验",
+			params: []param{
+				pathParam("feature", "attribute: importer, consignor, declarant, hs2, hs4, hs6, origin, … / 属性"),
+				pathParam("value", "the attribute's value / 属性值"),
+			},
+			ok: http.StatusOK, out: profileResponse{}, errors: []int{http.StatusServiceUnavailable}}},
 
 		// Schemas and this document.
 		{get, "/v1/schemas", public, s.schemaList, op{

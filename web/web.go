@@ -179,6 +179,8 @@ type Deps struct {
 	Targeting Targeting
 	Clearance Clearance
 	Analytics Analytics
+	// Profiles reads targeting's in-memory risk profiles (*targeting.Engine implements it).
+	Profiles Profiles
 	// Audit records logins; nil logs them only.
 	Audit Auditor
 	// Schemas are the published JSON Schemas by name (ingest.Schemas()).

@@ -110,7 +110,7 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 		wcfg.CookieSecure = false // plain http on loopback
 	}
 	a.handler, err = web.New(wcfg, web.Deps{
-		Intake: a.intake, Targeting: a.targeting, Clearance: a.clearance, Analytics: a.store,
+		Intake: a.intake, Targeting: a.targeting, Clearance: a.clearance, Analytics: a.store, Profiles: a.engine,
 		Audit: a.clearance.Audit(), Schemas: ingest.Schemas(), Draining: func() bool { return !a.ready.Load() },
 		KafkaReady: a.kafkaReady, Users: cfg.Users, Logger: log.With("role", "web"),
 		Registerer: a.reg, Gatherer: a.reg,
