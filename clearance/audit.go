@@ -136,6 +136,21 @@ func (c *Chain) Append(ctx context.Context, e targeting.AuditEntry) error {
 	return c.appendRecords(ctx, []AuditRecord{r})
 }
 
+// AppendBatch appends entries in order with one store write (when no other writer is queued
+// ahead) and returns once all are stored: the way for a caller deciding a batch of declarations
+// to audit them without one round trip each.
+func (c *Chain) AppendBatch(ctx context.Context, es []targeting.AuditEntry) error {
+	recs := make([]AuditRecord, len(es))
+	for i, e := range es {
+		r, err := c.entry(e.Actor, e.Action, e.Subject, e.Detail, e.At)
+		if err != nil {
+			return err
+		}
+		recs[i] = r
+	}
+	return c.appendRecords(ctx, recs)
+}
+
 // Record appends one entry stamped now and returns once it is stored. detail is JSON-encoded (a
 // string, []byte or json.RawMessage is kept as it is); an empty actor is "system".
 func (c *Chain) Record(ctx context.Context, actor, action, subject string, detail any) error {

@@ -124,6 +124,24 @@ func (r *rig) start() *clearance.Service {
 	return svc
 }
 
+// benchChain is an audit chain over a fresh migrated ClickHouse database.
+func benchChain(b *testing.B) *clearance.Chain {
+	b.Helper()
+	db := chtest.New(b)
+	acfg := analytics.DefaultConfig()
+	acfg.Addr, acfg.Database = db.Addr, db.Database
+	ctx := context.Background()
+	st, err := analytics.Open(ctx, acfg, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return clearance.NewChain(st, nil)
+}
+
 func declNo(i int) string { return fmt.Sprintf("2201%014d", i) }
 
 func decision(no string, version int, ch targeting.Channel, at time.Time) targeting.Decision {
