@@ -23,6 +23,9 @@
 
   const $ = (id) => document.getElementById(id);
   const t = (key) => (window.PG_I18N[st.lang] || {})[key] || window.PG_I18N.zh[key] || key;
+  // tOr translates key, or shows fallback when the dictionary has no entry (e.g. a new audit
+  // action): better the raw code than a dictionary key.
+  const tOr = (key, fallback) => (window.PG_I18N[st.lang] || {})[key] || fallback;
   const el = (tag, props, ...children) => {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(props || {})) {
@@ -115,8 +118,8 @@
   function renderUser() {
     if (!st.me) return;
     const u = st.me.user;
-    const role = (u.roles || []).join(", ");
-    $("user-info").textContent = (u.display_name || u.name) + " · " + role + (u.port ? " · " + u.port : "");
+    const role = (u.roles || []).map((r) => tOr("role." + r, r)).join(", ");
+    $("user-info").textContent = (u.display_name || u.name) + " · " + role + (u.port ? " · " + t("user.port") + " " + u.port : "");
     $("dev-banner").classList.toggle("hidden", !st.me.dev_mode);
   }
 
@@ -345,7 +348,7 @@
     ol.replaceChildren();
     for (const r of st.trail) {
       ol.append(el("li", {}, el("span", { class: "mono", text: fmtTime(r.at) + "  " }),
-        el("span", { text: r.action + " · " + r.actor })));
+        el("span", { text: tOr("audit." + r.action, r.action) + " · " + (r.actor === "system" ? t("audit.system") : r.actor) })));
     }
   }
 
@@ -355,9 +358,10 @@
     fact(dl, t("result.outcome"), t("outcome." + r.outcome), "result-outcome");
     const names = (r.findings || []).map((f) => {
       const c = st.catalogue.find((x) => x.code === f.code);
-      return (c ? pick(c.zh, c.en) : f.code) + "（" + t("sev." + f.severity) + "）";
+      const sev = t("sev." + f.severity);
+      return (c ? pick(c.zh, c.en) : f.code) + (st.lang === "en" ? " (" + sev + ")" : "（" + sev + "）");
     });
-    fact(dl, t("result.findings"), names.join("；"), "result-findings");
+    fact(dl, t("result.findings"), names.join(st.lang === "en" ? "; " : "；"), "result-findings");
     fact(dl, t("result.adjustment"), fmtNum(r.adjustment, 2));
     fact(dl, t("result.disposition"), t("disp." + r.disposition), "result-disposition");
     fact(dl, t("result.note"), r.note);

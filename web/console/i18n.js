@@ -128,7 +128,30 @@ window.PG_I18N = {
 
     "err.generic": "操作失败",
     "err.network": "无法连接服务器",
-    "err.forbidden": "您的角色无权执行此操作"
+    "err.forbidden": "您的角色无权执行此操作",
+
+    "role.officer": "查验关员",
+    "role.supervisor": "科长",
+    "role.risk_analyst": "风险分析员",
+    "role.hq_analyst": "总署分析员",
+    "role.admin": "系统管理员",
+    "role.system": "系统接口",
+    "role.lab": "实验室",
+    "user.port": "口岸",
+
+    "audit.decision": "布控决定",
+    "audit.task.create": "生成查验任务",
+    "audit.task.assign": "随机分派关员",
+    "audit.task.reassign": "改派关员",
+    "audit.task.start": "开始查验",
+    "audit.task.cancel": "撤销任务",
+    "audit.withdrawal": "撤单",
+    "audit.result": "登记查验结果",
+    "audit.lab.result": "实验室结果",
+    "audit.release": "放行",
+    "audit.override": "变更布控",
+    "audit.override.review": "复核变更",
+    "audit.system": "系统"
   },
   en: {
     "app.title": "Port Inspection & Quarantine · Targeting and Clearance",
@@ -255,6 +278,29 @@ window.PG_I18N = {
 
     "err.generic": "The action failed",
     "err.network": "Cannot reach the server",
-    "err.forbidden": "Your role does not allow this"
+    "err.forbidden": "Your role does not allow this",
+
+    "role.officer": "Officer",
+    "role.supervisor": "Supervisor",
+    "role.risk_analyst": "Risk analyst",
+    "role.hq_analyst": "HQ analyst",
+    "role.admin": "Administrator",
+    "role.system": "System client",
+    "role.lab": "Laboratory",
+    "user.port": "Port",
+
+    "audit.decision": "Targeting decision",
+    "audit.task.create": "Inspection task created",
+    "audit.task.assign": "Officer drawn at random",
+    "audit.task.reassign": "Officer reassigned",
+    "audit.task.start": "Inspection started",
+    "audit.task.cancel": "Task cancelled",
+    "audit.withdrawal": "Declaration withdrawn",
+    "audit.result": "Inspection result recorded",
+    "audit.lab.result": "Laboratory result",
+    "audit.release": "Released",
+    "audit.override": "Channel overridden",
+    "audit.override.review": "Override reviewed",
+    "audit.system": "system"
   }
 };

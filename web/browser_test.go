@@ -1,0 +1,235 @@
+package web
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/portguard/portguard/clearance"
+	"github.com/portguard/portguard/ingest"
+)
+
+// chromiumPath finds Debian's Chromium. Without it the browser tests skip, except under
+// CI=true, where they fail: CI must exercise the console.
+func chromiumPath(tb testing.TB) string {
+	tb.Helper()
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatal("chromium is not installed; ./deploy/test.sh installs it")
+	}
+	tb.Skip("skipped: chromium is not installed; ./deploy/test.sh installs it")
+	return ""
+}
+
+// newBrowser starts a headless Chromium with a fresh profile and returns a tab context.
+func newBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(tb)),
+		chromedp.NoSandbox, // tests run as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.WindowSize(1440, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	tb.Cleanup(func() { cancelTab(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser; no timeout on this first call
+		tb.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// step runs one browser action with a deadline, failing the test with what was being done.
+func step[T any](tb testing.TB, ctx context.Context, what string, a chromedp.Action[T]) T {
+	tb.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(sctx, a)
+	if err != nil {
+		tb.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// screenshot saves the page to PORTGUARD_SCREENSHOT_DIR (or the test's temp dir) so that a
+// person can look at it.
+func screenshot(tb testing.TB, ctx context.Context, name string) {
+	tb.Helper()
+	dir := os.Getenv("PORTGUARD_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = tb.TempDir()
+	}
+	png := step(tb, ctx, "screenshot "+name, chromedp.FullScreenshot(100)) // quality 100 gives PNG; less gives JPEG
+	p := filepath.Join(dir, "portguard-console-"+name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("screenshot: %s", p)
+}
+
+// TestConsoleOfficerRecordsAResultAndReleases drives the console in real Chromium against the
+// real services: an officer logs in, sees the RED consignment with its Chinese reason, records a
+// non-conforming result with two findings, sees it released, and switches to English.
+func TestConsoleOfficerRecordsAResultAndReleases(t *testing.T) {
+	ctx := newBrowser(t)
+	r := newRig(t, testConfig())
+	srv := httptest.NewServer(r.handler)
+	t.Cleanup(srv.Close)
+
+	const number = "222920260000099101"
+	taskID := ingest.DeclarationID(number, 1)
+	if res := r.decide(t, goldenDeclaration(t, number)); res.code != 201 {
+		t.Fatalf("decide: %d %s", res.code, res.body)
+	}
+	r.waitTask(t, taskID)
+	row := `#queue-body tr[data-task-id="` + taskID + `"]`
+
+	step(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/"))
+	step(t, ctx, "see the login form", chromedp.WaitVisible(chromedp.CSS("#login-username")))
+	if title := step(t, ctx, "read the login title", chromedp.Text(chromedp.CSS("#login-form h1"))); title != "关员登录" {
+		t.Errorf("login title = %q, want Chinese first", title)
+	}
+	step(t, ctx, "type the user name", chromedp.SendKeys(chromedp.CSS("#login-username"), rigOfficer))
+	step(t, ctx, "type the password", chromedp.SendKeys(chromedp.CSS("#login-password"), rigPassword))
+	step(t, ctx, "log in", chromedp.Click(chromedp.CSS("#login-submit")))
+
+	step(t, ctx, "see the consignment in the queue", chromedp.WaitVisible(chromedp.CSS(row)))
+	rowText := step(t, ctx, "read the queue row", chromedp.Text(chromedp.CSS(row)))
+	for _, want := range []string{number, "红色 · 查验", rigRuleZH, "已分派"} {
+		if !strings.Contains(rowText, want) {
+			t.Errorf("queue row %q lacks %q", rowText, want)
+		}
+	}
+	if ch := step(t, ctx, "read the row's channel", chromedp.AttributeValue(chromedp.CSS(row), "data-channel")); ch.Value != "RED" {
+		t.Errorf("row channel = %+v", ch)
+	}
+	screenshot(t, ctx, "queue-zh")
+
+	step(t, ctx, "open the task", chromedp.Click(chromedp.CSS(row)))
+	step(t, ctx, "see the result form", chromedp.WaitVisible(chromedp.CSS("#result-form")))
+	step(t, ctx, "see the declaration's three goods items", chromedp.Poll[bool](
+		`document.querySelectorAll('[data-testid="item-row"]').length === 3`))
+	items := step(t, ctx, "read the items", chromedp.Text(chromedp.CSS("#items-table")))
+	if !strings.Contains(items, "鲜香蕉") || !strings.Contains(items, "0803901000") {
+		t.Errorf("items table = %q", items)
+	}
+	reasons := step(t, ctx, "read the reasons", chromedp.Text(chromedp.CSS("#task-reasons")))
+	if !strings.Contains(reasons, rigRuleZH) {
+		t.Errorf("reasons = %q", reasons)
+	}
+	step(t, ctx, "see the findings picklist", chromedp.WaitVisible(chromedp.CSS("#finding-QUARANTINE_PEST")))
+	screenshot(t, ctx, "task-zh")
+
+	step(t, ctx, "choose non-conforming", chromedp.Click(chromedp.CSS("#outcome-nonconforming")))
+	step(t, ctx, "tick a quarantine pest", chromedp.Click(chromedp.CSS("#finding-QUARANTINE_PEST")))
+	step(t, ctx, "tick wood packaging", chromedp.Click(chromedp.CSS("#finding-WOOD_PACKAGING")))
+	step(t, ctx, "set the adjustment", chromedp.SetValue(chromedp.CSS("#result-adjustment"), "1200"))
+	step(t, ctx, "choose treat-then-release", chromedp.SetValue(chromedp.CSS("#result-disposition"), clearance.DispTreatRelease))
+	step(t, ctx, "write a note", chromedp.SendKeys(chromedp.CSS("#result-note"), "检出实蝇，已做熏蒸处理"))
+	step(t, ctx, "submit the result", chromedp.Click(chromedp.CSS("#result-submit")))
+
+	step(t, ctx, "see the task released", chromedp.Poll[bool](
+		`document.querySelector('#task-state').dataset.state === 'TREATED_RELEASED'`))
+	step(t, ctx, "see the recorded result", chromedp.WaitVisible(chromedp.CSS("#result-view")))
+	state := step(t, ctx, "read the state", chromedp.Text(chromedp.CSS("#task-state")))
+	if !strings.Contains(state, "放行") {
+		t.Errorf("state = %q, want released (放行)", state)
+	}
+	result := step(t, ctx, "read the result", chromedp.Text(chromedp.CSS("#result-facts")))
+	for _, want := range []string{"不合格", "检出检疫性有害生物或疫病", "木质包装不合格", "处理后放行"} {
+		if !strings.Contains(result, want) {
+			t.Errorf("result %q lacks %q", result, want)
+		}
+	}
+	if visible := step(t, ctx, "check the form is gone", chromedp.Evaluate[bool](
+		`!document.querySelector('#result-form').classList.contains('hidden')`)); visible {
+		t.Errorf("the result form is still offered on a released task")
+	}
+	screenshot(t, ctx, "released-zh")
+
+	got, err := r.clearance.Task(context.Background(), taskID)
+	if err != nil || got.State != clearance.TaskTreatedRelease || got.Result == nil || len(got.Result.Findings) != 2 ||
+		got.Result.Officer != rigOfficer || got.Result.Adjustment != 1200 {
+		t.Fatalf("clearance holds %+v, %v", got, err)
+	}
+
+	step(t, ctx, "switch to English", chromedp.Click(chromedp.CSS("#lang-switch")))
+	for sel, want := range map[string]string{
+		"#task-back":         "Back to tasks",
+		"#result-view h2":    "This task is closed; its result:",
+		"#task-state":        "Treated, released",
+		"#lang-switch":       "中文",
+		"#task-channel":      "RED · Inspect",
+		"#items-table thead": "Description",
+		"#result-facts":      "Quarantine pest or disease found",
+	} {
+		if txt := step(t, ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel))); !strings.Contains(txt, want) {
+			t.Errorf("in English %s = %q, want %q", sel, txt, want)
+		}
+	}
+	if txt := step(t, ctx, "read the English reason", chromedp.Text(chromedp.CSS("#task-reasons li span"))); !strings.Contains(txt, rigRuleEN) {
+		t.Errorf("English reason = %q", txt)
+	}
+	screenshot(t, ctx, "released-en")
+
+	step(t, ctx, "reload the page", chromedp.Reload())
+	step(t, ctx, "wait for the console", chromedp.Poll[bool](`document.body.dataset.ready === 'true'`))
+	step(t, ctx, "see the task again", chromedp.WaitVisible(chromedp.CSS("#result-view")))
+	if txt := step(t, ctx, "read the back link", chromedp.Text(chromedp.CSS("#task-back"))); txt != "Back to tasks" {
+		t.Errorf("after a reload the language is %q: the choice was not remembered", txt)
+	}
+	if lang := step(t, ctx, "read the page language", chromedp.Evaluate[string](`document.documentElement.lang`)); lang != "en" {
+		t.Errorf("html lang = %q", lang)
+	}
+
+	step(t, ctx, "go back to the queue", chromedp.Click(chromedp.CSS("#task-back")))
+	step(t, ctx, "see the queue", chromedp.WaitVisible(chromedp.CSS("#view-queue")))
+	step(t, ctx, "see it is no longer open", chromedp.Poll[bool](
+		`!document.querySelector('`+row+`') && !document.querySelector('#queue-empty').classList.contains('hidden')`))
+	step(t, ctx, "open the closed tab", chromedp.Click(chromedp.CSS("#tab-done")))
+	step(t, ctx, "see it among the closed", chromedp.WaitVisible(chromedp.CSS(row)))
+
+	step(t, ctx, "log out", chromedp.Click(chromedp.CSS("#logout")))
+	step(t, ctx, "see the login form again", chromedp.WaitVisible(chromedp.CSS("#login-username")))
+}
+
+// TestConsoleLoginFailureIsShown checks the wrong-password message and that nothing of the queue
+// is shown before a login.
+func TestConsoleLoginFailureIsShown(t *testing.T) {
+	ctx := newBrowser(t)
+	_, h := mustServer(t, testConfig(), Deps{})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	step(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/console/#/queue"))
+	step(t, ctx, "see the login form", chromedp.WaitVisible(chromedp.CSS("#login-username")))
+	step(t, ctx, "type the user name", chromedp.SendKeys(chromedp.CSS("#login-username"), "officer-user"))
+	step(t, ctx, "type a wrong password", chromedp.SendKeys(chromedp.CSS("#login-password"), "not-the-password"))
+	step(t, ctx, "log in", chromedp.Click(chromedp.CSS("#login-submit")))
+	step(t, ctx, "see the error", chromedp.WaitVisible(chromedp.CSS("#login-error")))
+	if txt := step(t, ctx, "read the error", chromedp.Text(chromedp.CSS("#login-error"))); txt != "用户名或密码错误" {
+		t.Errorf("login error = %q", txt)
+	}
+	if hidden := step(t, ctx, "check the queue is hidden", chromedp.Evaluate[bool](
+		`document.querySelector('#view-queue').classList.contains('hidden')`)); !hidden {
+		t.Errorf("the queue is visible before login")
+	}
+}
