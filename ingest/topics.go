@@ -14,6 +14,7 @@ type Topics struct {
 	Decisions         string // targeting → electronic port, clearance, analytics
 	InspectionResults string // clearance → targeting (feedback), analytics
 	Releases          string // clearance → electronic port, analytics
+	LabResults        string // laboratories → clearance (results of sampling, days later)
 	DeadLetters       string // anything that could not be accepted, with the reason
 }
 
@@ -26,6 +27,7 @@ func DefaultTopics() Topics {
 		Decisions:         "portguard.decisions",
 		InspectionResults: "portguard.inspection-results",
 		Releases:          "portguard.releases",
+		LabResults:        "portguard.lab-results",
 		DeadLetters:       "portguard.dead-letters",
 	}
 }
@@ -39,13 +41,14 @@ func (t Topics) WithPrefix(p string) Topics {
 		Decisions:         p + t.Decisions,
 		InspectionResults: p + t.InspectionResults,
 		Releases:          p + t.Releases,
+		LabResults:        p + t.LabResults,
 		DeadLetters:       p + t.DeadLetters,
 	}
 }
 
 // All lists the topic names.
 func (t Topics) All() []string {
-	return []string{t.Declarations, t.Manifests, t.Withdrawals, t.Decisions, t.InspectionResults, t.Releases, t.DeadLetters}
+	return []string{t.Declarations, t.Manifests, t.Withdrawals, t.Decisions, t.InspectionResults, t.Releases, t.LabResults, t.DeadLetters}
 }
 
 // Validate reports an empty or duplicated topic name.

@@ -70,7 +70,9 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	a.producer = ingest.NewProducer(cfg.Brokers)
 
 	// clearance first: it owns the audit chain that targeting writes to.
-	a.clearance, err = clearance.NewService(clearance.DefaultConfig(), clearance.Deps{
+	ccfg := clearance.DefaultConfig()
+	ccfg.LabResultsTopic = cfg.Topics.LabResults
+	a.clearance, err = clearance.NewService(ccfg, clearance.Deps{
 		Store: a.store, Publish: a.producer, Topics: cfg.Topics,
 		Logger: log.With("role", "clearance"), Registerer: a.reg,
 	})
@@ -103,6 +105,8 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
+
+	a.intake.SetWithdrawalSink(withdrawals{a.clearance})
 
 	wcfg := web.DefaultConfig()
 	wcfg.DevMode = cfg.Dev
@@ -179,10 +183,12 @@ func (a *app) Run(ctx context.Context) error {
 		a.log.Warn("targeting warm start incomplete; deciding from in-memory state", "err", err)
 	}
 	g.Go(func() error { return a.intake.Run(gctx) })
+	g.Go(func() error { return a.clearance.Run(gctx) })
 	consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
 	consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())
 	consume(a.cfg.Topics.Withdrawals, "portguard-ingest-withdrawals", a.intake.WithdrawalHandler())
 	consume(a.cfg.Topics.Decisions, "portguard-clearance", a.clearance.DecisionsHandler())
+	consume(a.cfg.Topics.LabResults, "portguard-clearance-lab", a.clearance.LabResultsHandler())
 	consume(a.cfg.Topics.InspectionResults, "portguard-targeting-"+a.cfg.InstanceID, a.targeting.FeedbackHandler())
 	g.Go(func() error {
 		return analytics.RunRecorder(gctx, a.cfg.Brokers, a.cfg.Topics, "portguard-analytics", a.store, a.log.With("role", "recorder"))
@@ -222,4 +228,16 @@ func (a *app) close() {
 	if a.ln != nil {
 		_ = a.ln.Close()
 	}
+}
+
+// withdrawals hands ingest's withdrawals (撤单) to clearance, which cancels open tasks.
+type withdrawals struct{ c *clearance.Service }
+
+func (w withdrawals) Withdraw(ctx context.Context, ws []*ingest.Withdrawal) error {
+	for _, x := range ws {
+		if err := w.c.Withdraw(ctx, x.Number, x.Reason); err != nil && !errors.Is(err, clearance.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
