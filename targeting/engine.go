@@ -96,7 +96,7 @@ type scratch struct {
 	val        [maxX]string  // the value behind each profile slot
 	val2       [maxX]string  // second part of a cross value
 	ratios     []float64
-	cand       []int32
+	match      matcher
 	matched    []*compiledRule
 	txt        text
 	reasons    []reasonRef
@@ -185,7 +185,7 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 		}
 		ratios[i] = 1
 		if lg, ok := unitValueLog(it.ValueBase, it.NetWeightKg); ok {
-			if z, ratio, ok := st.norms.uvZ(hs, it.OriginCountry, lg); ok {
+			if z, ratio, ok := st.norms.scoreAndObserve(hs, it.OriginCountry, lg); ok {
 				ratios[i] = ratio
 				if -z > under {
 					under, underRatio = -z, ratio
@@ -194,7 +194,6 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 					over, overRatio = z, ratio
 				}
 			}
-			st.norms.observeItem(hs, it.OriginCountry, lg)
 		}
 		totalValue += it.ValueBase
 		totalKg += it.NetWeightKg
@@ -256,7 +255,7 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 
 	// Rules.
 	in := ruleInput{d: d, grade: grade, ratios: ratios}
-	sc.cand, sc.matched = e.rules.Load().match(&in, now, sc.cand, sc.matched[:0])
+	sc.matched = e.rules.Load().match(&in, now, &sc.match, sc.matched[:0])
 	ruleNot := 1.0 // probability that no matching rule selects
 	var best *compiledRule
 	if len(sc.matched) > 0 {
@@ -574,7 +573,7 @@ type grades struct {
 	names  []string
 	shards [32]struct {
 		mu sync.RWMutex
-		m  map[string]uint8
+		m  map[uint64]uint8 // keyed by hash of the enterprise key, like the profiles
 	}
 }
 
@@ -582,14 +581,15 @@ func (g *grades) init() {
 	g.seed = maphash.MakeSeed()
 	g.names = []string{""}
 	for i := range g.shards {
-		g.shards[i].m = map[string]uint8{}
+		g.shards[i].m = map[uint64]uint8{}
 	}
 }
 
 func (g *grades) get(k string) string {
-	s := &g.shards[maphash.String(g.seed, k)%uint64(len(g.shards))]
+	hk := maphash.String(g.seed, k)
+	s := &g.shards[hk%uint64(len(g.shards))]
 	s.mu.RLock()
-	i, ok := s.m[k]
+	i, ok := s.m[hk]
 	s.mu.RUnlock()
 	if !ok {
 		return ""
@@ -611,12 +611,13 @@ func (g *grades) set(k, grade string) {
 	if i < 0 {
 		return
 	}
-	s := &g.shards[maphash.String(g.seed, k)%uint64(len(g.shards))]
+	hk := maphash.String(g.seed, k)
+	s := &g.shards[hk%uint64(len(g.shards))]
 	s.mu.Lock()
 	if i == 0 {
-		delete(s.m, k)
+		delete(s.m, hk)
 	} else {
-		s.m[strings.Clone(k)] = uint8(i)
+		s.m[hk] = uint8(i)
 	}
 	s.mu.Unlock()
 }

@@ -88,35 +88,28 @@ type norms struct {
 	seed   maphash.Seed
 	shards [32]struct {
 		mu sync.RWMutex
-		m  map[pkey]*uvHist
+		m  map[uint64]*uvHist
 	}
 }
 
 func newNorms() *norms {
 	n := &norms{seed: maphash.MakeSeed()}
 	for i := range n.shards {
-		n.shards[i].m = map[pkey]*uvHist{}
+		n.shards[i].m = map[uint64]*uvHist{}
 	}
 	return n
 }
 
-func (n *norms) shard(k pkey) int {
-	h := maphash.String(n.seed, k.a) ^ uint64(k.k)*0x9e3779b97f4a7c15
-	if k.b != "" {
-		h ^= maphash.String(n.seed, k.b) * 31
-	}
-	return int(h % uint64(len(n.shards)))
-}
+func (n *norms) shard(hk uint64) int { return int(hk % uint64(len(n.shards))) }
 
 func (n *norms) observe(k pkey, lg float64) {
-	s := &n.shards[n.shard(k)]
+	hk := hashKey(n.seed, k)
+	s := &n.shards[n.shard(hk)]
 	s.mu.Lock()
-	h := s.m[k]
+	h := s.m[hk]
 	if h == nil {
-		// A new key needs its own copy of the strings: k may point into a declaration.
-		k.a, k.b = cloneString(k.a), cloneString(k.b)
 		h = &uvHist{}
-		s.m[k] = h
+		s.m[hk] = h
 	}
 	h.add(lg)
 	s.mu.Unlock()
@@ -124,9 +117,10 @@ func (n *norms) observe(k pkey, lg float64) {
 
 // norm returns the median and robust scale (1.4826 × MAD) of key's distribution.
 func (n *norms) norm(k pkey) (med, scale float64, ok bool) {
-	s := &n.shards[n.shard(k)]
+	hk := hashKey(n.seed, k)
+	s := &n.shards[n.shard(hk)]
 	s.mu.RLock()
-	h := s.m[k]
+	h := s.m[hk]
 	if h != nil && h.n >= uvMinCount {
 		med, scale, ok = float64(h.med), 1.4826*float64(h.mad), true
 	}
@@ -166,6 +160,40 @@ func (n *norms) uvZ(hs, origin string, lg float64) (z, ratio float64, ok bool) {
 		}
 	}
 	return 0, 1, false
+}
+
+// scoreAndObserve is uvZ followed by observeItem with one map access per key: the item is
+// scored against the norms as they were before it, then added to them.
+func (n *norms) scoreAndObserve(hs, origin string, lg float64) (z, ratio float64, ok bool) {
+	var keys [3]pkey
+	cnt := 0
+	if len(hs) >= 6 {
+		keys[0] = pkey{k: kHS6Origin, a: hs[:6], b: origin}
+		keys[1] = pkey{k: kHS6, a: hs[:6]}
+		cnt = 2
+	}
+	if len(hs) >= 4 {
+		keys[cnt] = pkey{k: kHS4, a: hs[:4]}
+		cnt++
+	}
+	ratio = 1
+	for i := 0; i < cnt; i++ {
+		hk := hashKey(n.seed, keys[i])
+		s := &n.shards[n.shard(hk)]
+		s.mu.Lock()
+		h := s.m[hk]
+		if h == nil {
+			h = &uvHist{}
+			s.m[hk] = h
+		}
+		if !ok && h.n >= uvMinCount {
+			med, scale := float64(h.med), 1.4826*float64(h.mad)
+			z, ratio, ok = (lg-med)/max(scale, 0.05), math.Pow(10, lg-med), true
+		}
+		h.add(lg)
+		s.mu.Unlock()
+	}
+	return z, ratio, ok
 }
 
 func (n *norms) observeItem(hs, origin string, lg float64) {

@@ -95,13 +95,16 @@ type stat struct {
 
 const profileShards = 64
 
-// profiles is a sharded, concurrency-safe store of decayed label sums.
+// profiles is a sharded, concurrency-safe store of decayed label sums. Values are keyed by a
+// 64-bit hash of (kind, value): a million enterprises then cost ~40 bytes each and a lookup
+// touches no key strings. Two values colliding (odds ~10⁻⁸ at a few million values) would only
+// pool their evidence.
 type profiles struct {
 	seed   maphash.Seed
 	lambda float64 // decay per second: ln 2 / half-life
 	shards [profileShards]struct {
 		mu sync.RWMutex
-		m  map[pkey]stat
+		m  map[uint64]stat
 		_  [40]byte // keep shards on separate cache lines
 	}
 }
@@ -109,24 +112,27 @@ type profiles struct {
 func newProfiles(halfLifeSeconds float64) *profiles {
 	p := &profiles{seed: maphash.MakeSeed(), lambda: math.Ln2 / halfLifeSeconds}
 	for i := range p.shards {
-		p.shards[i].m = make(map[pkey]stat)
+		p.shards[i].m = make(map[uint64]stat)
 	}
 	return p
 }
 
-func (p *profiles) shard(key pkey) int {
-	h := maphash.String(p.seed, key.a) ^ uint64(key.k)*0x9e3779b97f4a7c15
+// hashKey hashes a profile key; the same function serves the unit-value norms.
+func hashKey(seed maphash.Seed, key pkey) uint64 {
+	h := maphash.String(seed, key.a) ^ (uint64(key.k)+1)*0x9e3779b97f4a7c15
 	if key.b != "" {
-		h ^= maphash.String(p.seed, key.b) * 31
+		h = (h ^ maphash.String(seed, key.b)*0xc2b2ae3d27d4eb4f) * 0xff51afd7ed558ccd
+		h ^= h >> 33
 	}
-	return int(h % profileShards)
+	return h
 }
 
 // get returns the sums decayed to time now (unix seconds).
 func (p *profiles) get(key pkey, now int64) (h, n float64) {
-	s := &p.shards[p.shard(key)]
+	hk := hashKey(p.seed, key)
+	s := &p.shards[hk%profileShards]
 	s.mu.RLock()
-	st, ok := s.m[key]
+	st, ok := s.m[hk]
 	s.mu.RUnlock()
 	if !ok {
 		return 0, 0
@@ -140,9 +146,10 @@ func (p *profiles) get(key pkey, now int64) (h, n float64) {
 
 // add adds weight w (negative to undo) of a label observed at time at, hit or not.
 func (p *profiles) add(key pkey, at int64, w float64, hit bool) {
-	s := &p.shards[p.shard(key)]
+	hk := hashKey(p.seed, key)
+	s := &p.shards[hk%profileShards]
 	s.mu.Lock()
-	st := s.m[key]
+	st := s.m[hk]
 	if st.n == 0 && st.h == 0 {
 		st.t = at
 	}
@@ -165,9 +172,9 @@ func (p *profiles) add(key pkey, at int64, w float64, hit bool) {
 	}
 	st.h = min(max(st.h, 0), st.n)
 	if st.n == 0 {
-		delete(s.m, key)
+		delete(s.m, hk)
 	} else {
-		s.m[key] = st
+		s.m[hk] = st
 	}
 	s.mu.Unlock()
 }

@@ -492,6 +492,20 @@ type compiledRule struct {
 	inspect bool // the action sends the consignment to an officer
 	rank    int  // severity of the action, for choosing among matches
 	stats   *ruleStats
+	// from and to bound when the rule matches, in unix nanoseconds: the validity window,
+	// shortened to the approval deadline for an emergency rule not yet approved.
+	from, to int64
+}
+
+// setWindow computes from and to; called whenever the rule's version changes.
+func (c *compiledRule) setWindow() {
+	c.from, c.to = c.r.ValidFrom.UnixNano(), math.MaxInt64
+	if !c.r.ValidTo.IsZero() {
+		c.to = c.r.ValidTo.UnixNano()
+	}
+	if c.r.Emergency && c.r.Approver == "" && !c.r.ApprovalDue.IsZero() {
+		c.to = min(c.to, c.r.ApprovalDue.UnixNano())
+	}
 }
 
 // actionRank orders actions: what a rule asks for that is most severe wins.
@@ -519,9 +533,10 @@ func channelOf(a Action) Channel {
 	return Green
 }
 
-// matches evaluates the rule fully: time window, port scope and conditions.
-func (c *compiledRule) matches(in *ruleInput, now time.Time) bool {
-	if c.r.EffectiveState(now) != RuleActive || now.Before(c.r.ValidFrom) {
+// matches evaluates the rule fully at now (unix nanoseconds): time window, emergency approval
+// deadline, port scope and conditions.
+func (c *compiledRule) matches(in *ruleInput, now int64) bool {
+	if now < c.from || now >= c.to {
 		return false
 	}
 	if len(c.ports) > 0 && !slices.Contains(c.ports, in.d.Port) {
@@ -536,6 +551,17 @@ func (c *compiledRule) matches(in *ruleInput, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// matchesItem is matches restricted to one item (for rules found through that item's values).
+func (c *compiledRule) matchesItem(in *ruleInput, now int64, item int) bool {
+	if now < c.from || now >= c.to {
+		return false
+	}
+	if len(c.ports) > 0 && !slices.Contains(c.ports, in.d.Port) {
+		return false
+	}
+	return c.when.eval(in, item)
 }
 
 // validateRule checks a rule's content (not its lifecycle) and compiles it.
@@ -573,5 +599,7 @@ func validateRule(r *Rule) (*compiledRule, error) {
 	if len(errs) > 0 {
 		return nil, &ingest.ValidationError{Kind: "rule", Fields: errs}
 	}
-	return &compiledRule{r: r, when: when, ports: r.Ports, inspect: channelOf(r.Action) != Green, rank: actionRank(r.Action)}, nil
+	c := &compiledRule{r: r, when: when, ports: r.Ports, inspect: channelOf(r.Action) != Green, rank: actionRank(r.Action)}
+	c.setWindow()
+	return c, nil
 }

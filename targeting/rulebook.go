@@ -77,6 +77,8 @@ type RuleBook struct {
 	store RuleStore
 	audit Auditor
 	now   func() time.Time
+	// bulk defers reindexing while a fixture loads thousands of rules.
+	bulk bool
 }
 
 type bookEntry struct {
@@ -403,9 +405,10 @@ func (b *RuleBook) commit(ctx context.Context, a Actor, action string, cur *Rule
 	r := next
 	if c != nil {
 		c.r = &r
+		c.setWindow()
 	}
 	b.rules[r.ID] = &bookEntry{r: &r, c: c}
-	if (cur != nil && cur.State == RuleActive) || c != nil {
+	if ((cur != nil && cur.State == RuleActive) || c != nil) && !b.bulk {
 		b.reindex()
 	}
 	out := r

@@ -6,52 +6,64 @@ import (
 	"time"
 )
 
-// Indexed header and item fields: a rule whose conditions require one of a few values of such a
-// field is listed under each value, so a declaration only looks at the rules listed under its
-// own values.
-const (
-	ixOrigin = iota
-	ixPort
-	ixImporter
-	ixDeclarant
-	ixConsignor
-	numIx
-)
-
-// ixPreference orders index keys from most to least selective, to pick one key set per AND.
-var ixPreference = [...]int{ixImporter, ixDeclarant, ixConsignor, -1 /* HS */, ixOrigin, ixPort}
-
 // ruleIndex is an immutable snapshot of the active rules, rebuilt on every rule change and
-// swapped atomically, so matching takes no lock.
+// swapped atomically, so matching takes no lock. A rule is listed under the values one of its
+// required conditions accepts — HS prefixes, or values of a text field compared with eq/in — and
+// a declaration looks only at the rules listed under its own values. Rules with no such
+// condition (purely numeric ones) go in a scan list evaluated for every declaration.
 type ruleIndex struct {
-	rules  []*compiledRule
-	hs     map[string][]int32 // HS prefix → rule ordinals
-	hsLens []int              // distinct prefix lengths in hs, ascending
-	eq     [numIx]map[string][]int32
-	scan   []int32 // rules without an indexable condition: evaluated for every declaration
+	rules    []*compiledRule
+	hs       map[string][]int32 // HS prefix → rule ordinals
+	hsLens   []int              // distinct prefix lengths in hs, ascending
+	eq       map[ixKey][]int32  // (text field, attribute name, value) → rule ordinals
+	eqHeader []ixField          // header fields present in eq
+	eqItem   []ixField          // item fields present in eq
+	scan     []int32
 }
 
-// ixKey is one index entry a rule is listed under: field -1 is an HS prefix.
+// ixField is a text field (with its attribute name for attr.NAME).
+type ixField struct {
+	f    field
+	name string
+}
+
+// ixKey is one index entry a rule is listed under: f == fHS means an HS prefix.
 type ixKey struct {
-	f int
-	v string
+	f    field
+	name string
+	v    string
 }
 
-// indexKeys returns the keys under which a consignment matching c must appear, or ok false when
-// no such finite set exists.
+// fieldRank orders index fields from most to least selective, to pick one key set per AND.
+func fieldRank(f field) int {
+	switch f {
+	case fImporter, fConsignor, fDeclarant:
+		return 0
+	case fHS, fCIQ:
+		return 1
+	case fOrigin, fDeparture, fTradingCountry, fLoadingPort, fAttr:
+		return 2
+	case fUnit:
+		return 3
+	}
+	return 4 // port, trade and transport mode, direction, grade: few distinct values
+}
+
+// indexKeys returns keys under one of which every consignment matching c must appear, or ok
+// false when no finite set exists.
 func indexKeys(c *cexpr) ([]ixKey, bool) {
 	switch {
 	case c.all != nil:
 		var best []ixKey
-		bestPref := len(ixPreference)
+		bestRank := 1 << 30
 		for i := range c.all {
 			ks, ok := indexKeys(&c.all[i])
 			if !ok || len(ks) == 0 {
 				continue
 			}
-			p := preference(ks)
-			if p < bestPref || (p == bestPref && len(ks) < len(best)) {
-				best, bestPref = ks, p
+			r := worstRank(ks)
+			if r < bestRank || (r == bestRank && len(ks) < len(best)) {
+				best, bestRank = ks, r
 			}
 		}
 		return best, best != nil
@@ -66,57 +78,38 @@ func indexKeys(c *cexpr) ([]ixKey, bool) {
 		}
 		return out, true
 	}
-	f := -2
-	switch c.f {
-	case fHS:
-		f = -1
-	case fOrigin:
-		f = ixOrigin
-	case fPort:
-		f = ixPort
-	case fImporter:
-		f = ixImporter
-	case fDeclarant:
-		f = ixDeclarant
-	case fConsignor:
-		f = ixConsignor
-	}
-	if f == -2 || c.f.numeric() {
+	if c.f.numeric() {
 		return nil, false
 	}
-	if c.op == OpPrefix && f != -1 {
+	if c.op == OpPrefix && c.f != fHS {
 		return nil, false
 	}
 	out := make([]ixKey, len(c.vals))
 	for i, v := range c.vals {
-		out[i] = ixKey{f, v}
+		out[i] = ixKey{f: c.f, name: c.name, v: v}
 	}
 	return out, true
 }
 
-// preference ranks a key set by its worst field.
-func preference(ks []ixKey) int {
-	worst := 0
+func worstRank(ks []ixKey) int {
+	w := 0
 	for _, k := range ks {
-		p := slices.Index(ixPreference[:], k.f)
-		worst = max(worst, p)
+		w = max(w, fieldRank(k.f))
 	}
-	return worst
+	return w
 }
 
 func buildIndex(rules []*compiledRule) *ruleIndex {
-	ix := &ruleIndex{rules: rules, hs: map[string][]int32{}}
-	for i := range ix.eq {
-		ix.eq[i] = map[string][]int32{}
-	}
+	ix := &ruleIndex{rules: rules, hs: map[string][]int32{}, eq: map[ixKey][]int32{}}
 	lens := map[int]bool{}
+	fields := map[ixField]bool{}
 	for ord, c := range rules {
 		ks, ok := indexKeys(&c.when)
 		if !ok && len(c.ports) > 0 {
 			// The port scope is an implicit AND condition.
 			ks, ok = make([]ixKey, len(c.ports)), true
 			for i, p := range c.ports {
-				ks[i] = ixKey{ixPort, p}
+				ks[i] = ixKey{f: fPort, v: p}
 			}
 		}
 		if !ok {
@@ -124,18 +117,26 @@ func buildIndex(rules []*compiledRule) *ruleIndex {
 			continue
 		}
 		for _, k := range ks {
-			if k.f == -1 {
+			if k.f == fHS {
 				ix.hs[k.v] = appendOnce(ix.hs[k.v], int32(ord))
 				lens[len(k.v)] = true
-			} else {
-				ix.eq[k.f][k.v] = appendOnce(ix.eq[k.f][k.v], int32(ord))
+				continue
 			}
+			ix.eq[k] = appendOnce(ix.eq[k], int32(ord))
+			fields[ixField{k.f, k.name}] = true
 		}
 	}
 	for l := range lens {
 		ix.hsLens = append(ix.hsLens, l)
 	}
 	slices.Sort(ix.hsLens)
+	for f := range fields {
+		if f.f.perItem() {
+			ix.eqItem = append(ix.eqItem, f)
+		} else {
+			ix.eqHeader = append(ix.eqHeader, f)
+		}
+	}
 	return ix
 }
 
@@ -146,57 +147,83 @@ func appendOnce(s []int32, v int32) []int32 {
 	return append(s, v)
 }
 
-// candidates appends to buf the ordinals of rules that may match, sorted and without duplicates.
-func (ix *ruleIndex) candidates(in *ruleInput, buf []int32) []int32 {
-	buf = append(buf, ix.scan...)
+// matcher is per-call scratch for matching: a stamp per rule ordinal marks rules already
+// settled in this call, so candidates need no sorting or deduplication.
+type matcher struct {
+	stamps []uint32
+	gen    uint32
+}
+
+func (m *matcher) reset(n int) {
+	if len(m.stamps) < n {
+		m.stamps = make([]uint32, n+n/4)
+		m.gen = 0
+	}
+	m.gen++
+	if m.gen == 0 { // wrapped: clear so old stamps cannot collide
+		clear(m.stamps)
+		m.gen = 1
+	}
+}
+
+// match appends the rules that match to out, in index order. A rule found through an item's
+// HS prefix or item field is evaluated on that item only: its indexed condition is required
+// (an AND path from the root), and item conditions hold for one item at a time, so no other item
+// can satisfy it unless it is listed under that item's value too, in which case it is found
+// again. Rules found through header values or the scan list are evaluated on every item.
+func (ix *ruleIndex) match(in *ruleInput, now time.Time, m *matcher, out []*compiledRule) []*compiledRule {
+	m.reset(len(ix.rules))
+	nowN := now.UnixNano()
+	try := func(ords []int32, item int) {
+		for _, ord := range ords {
+			if m.stamps[ord] == m.gen {
+				continue
+			}
+			c := ix.rules[ord]
+			var ok bool
+			if item < 0 {
+				ok = c.matches(in, nowN)
+				m.stamps[ord] = m.gen // settled whatever the outcome
+			} else {
+				ok = c.matchesItem(in, nowN, item)
+				if ok {
+					m.stamps[ord] = m.gen
+				}
+			}
+			if ok {
+				out = append(out, c)
+			}
+		}
+	}
+	try(ix.scan, -1)
 	d := in.d
+	for _, f := range ix.eqHeader {
+		if v, ok := strValue(in, -1, f.f, f.name); ok {
+			try(ix.eq[ixKey{f: f.f, name: f.name, v: v}], -1)
+		}
+	}
 	for i := range d.Items {
 		hs := d.Items[i].HSCode
 		for _, l := range ix.hsLens {
 			if l > len(hs) {
 				break
 			}
-			buf = append(buf, ix.hs[hs[:l]]...)
+			try(ix.hs[hs[:l]], i)
 		}
-		if m := ix.eq[ixOrigin]; len(m) > 0 {
-			buf = append(buf, m[d.Items[i].OriginCountry]...)
-		}
-	}
-	if m := ix.eq[ixPort]; len(m) > 0 {
-		buf = append(buf, m[d.Port]...)
-	}
-	if m := ix.eq[ixImporter]; len(m) > 0 {
-		buf = append(buf, m[importerOf(d).Key()]...)
-	}
-	if m := ix.eq[ixDeclarant]; len(m) > 0 {
-		buf = append(buf, m[d.Declarant]...)
-	}
-	if m := ix.eq[ixConsignor]; len(m) > 0 {
-		buf = append(buf, m[counterpartOf(d).Key()]...)
-	}
-	if len(buf) > 1 {
-		slices.Sort(buf)
-		buf = slices.Compact(buf)
-	}
-	return buf
-}
-
-// match appends the rules that match to out, using buf as scratch; it returns both.
-func (ix *ruleIndex) match(in *ruleInput, now time.Time, buf []int32, out []*compiledRule) ([]int32, []*compiledRule) {
-	buf = ix.candidates(in, buf[:0])
-	for _, ord := range buf {
-		if c := ix.rules[ord]; c.matches(in, now) {
-			out = append(out, c)
+		for _, f := range ix.eqItem {
+			if v, ok := strValue(in, i, f.f, f.name); ok {
+				try(ix.eq[ixKey{f: f.f, name: f.name, v: v}], i)
+			}
 		}
 	}
-	return buf, out
+	return out
 }
 
 // matchAll is the brute-force scan matching must agree with; tests use it.
 func (ix *ruleIndex) matchAll(in *ruleInput, now time.Time) []*compiledRule {
 	var out []*compiledRule
 	for _, c := range ix.rules {
-		if c.matches(in, now) {
+		if c.matches(in, now.UnixNano()) {
 			out = append(out, c)
 		}
 	}
