@@ -433,4 +433,35 @@ func TestTheWholeLoopRunsEndToEndThroughKafkaTheAPIAndClickHouse(t *testing.T) {
 		t.Errorf("trend counts %d declarations, %d inspected; want %d, %d (%+v)", total, insp, n, len(inspected), trend)
 	}
 	t.Logf("%d declarations, %d inspected, %d hits, %d releases", n, len(inspected), hits, len(releases))
+
+	// Every action is on the audit chain, `portguard audit verify` accepts it, and a record
+	// changed behind portguard's back is named.
+	trail := []clearance.AuditRecord{}
+	officer.do("GET", "/v1/audit/trail/"+first.DeclarationNo, nil, 200, &trail)
+	actions := map[string]bool{}
+	for _, r := range trail {
+		actions[r.Action] = true
+	}
+	if !actions["decision"] || !actions["result"] || !actions["release"] {
+		t.Errorf("trail of %s lacks decision, result or release: %v", first.DeclarationNo, actions)
+	}
+	verify := func() (string, error) {
+		var out syncBuffer
+		err := run(context.Background(), []string{"audit", "verify", "--clickhouse", p.ClickHouse}, func(string) string { return "" }, &out, io.Discard)
+		return out.String(), err
+	}
+	if out, err := verify(); err != nil || !strings.Contains(out, "audit chain OK") {
+		t.Fatalf("audit verify on an untouched chain: %v: %s", err, out)
+	}
+	victim := count("SELECT min(seq) FROM audit WHERE action = 'result'")
+	if err := conn.Exec(context.Background(), fmt.Sprintf("ALTER TABLE audit UPDATE detail = '{\"outcome\":\"CONFORMING\"}' WHERE seq = %d", victim)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the tampering mutation is applied", func() bool {
+		return count("SELECT count() FROM system.mutations WHERE table = 'audit' AND is_done = 0") == 0
+	})
+	out, err := verify()
+	if err == nil || !strings.Contains(out, fmt.Sprintf("BROKEN at record %d", victim)) {
+		t.Fatalf("audit verify after tampering with record %d: err %v, output %s", victim, err, out)
+	}
 }

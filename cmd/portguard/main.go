@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"dev":     {"run everything on this machine: broker, ClickHouse, all roles, demo traffic", runDev},
 		"serve":   {"run the roles against real Kafka and ClickHouse", runServe},
 		"migrate": {"apply the ClickHouse schema migrations", runMigrate},
+		"audit":   {"verify the hash-chained audit trail: audit verify", runAudit},
 	}
 }
 
