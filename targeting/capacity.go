@@ -37,11 +37,14 @@ func binLow(b int) float64 { return math.Exp(ctrlLo + ctrlWidth*float64(b)) }
 
 // controller tracks one port.
 type controller struct {
-	mu    sync.Mutex
-	hist  [ctrlBins]float64
-	total float64
-	inc   float64 // weight of the next observation; grows instead of decaying every bin
-	grow  float64 // 1/decay per observation
+	mu   sync.Mutex
+	hist [ctrlBins]float64
+	// lo and hi are the smallest and largest log-scores seen in each bin, so that interpolation
+	// spreads a bin's mass over where scores really fell, not over the whole bin.
+	lo, hi [ctrlBins]float32
+	total  float64
+	inc    float64 // weight of the next observation; grows instead of decaying every bin
+	grow   float64 // 1/decay per observation
 	// other is the decayed share of decisions inspected by rules, random control or
 	// exploration while below the model's RED threshold.
 	other, otherN float64
@@ -52,6 +55,9 @@ type controller struct {
 
 func newController(halfLife int) *controller {
 	c := &controller{inc: 1, grow: math.Exp(math.Ln2 / float64(halfLife))}
+	for i := range c.lo {
+		c.lo[i], c.hi[i] = float32(math.Inf(1)), float32(math.Inf(-1))
+	}
 	c.red.Store(math.Float64bits(math.Inf(1)))
 	c.yellow.Store(math.Float64bits(math.Inf(1)))
 	return c
@@ -66,7 +72,10 @@ func (c *controller) thresholds() (red, yellow float64) {
 // refreshes the thresholds for target (RED share) and yellowShare.
 func (c *controller) observe(score float64, otherInspected bool, target, exploreShare, randomRate, yellowShare float64) {
 	c.mu.Lock()
-	c.hist[ctrlBin(score)] += c.inc
+	b := ctrlBin(score)
+	c.hist[b] += c.inc
+	lg := float32(math.Log(max(score, 1e-11)))
+	c.lo[b], c.hi[b] = min(c.lo[b], lg), max(c.hi[b], lg)
 	c.total += c.inc
 	o := 0.0
 	if otherInspected {
@@ -110,7 +119,11 @@ func (c *controller) quantile(share float64) float64 {
 		h := c.hist[b]
 		if cum+h >= want && h > 0 {
 			frac := (want - cum) / h // share of this bin to take, from its top
-			lo, hi := ctrlLo+ctrlWidth*float64(b), ctrlLo+ctrlWidth*float64(b+1)
+			lo := max(ctrlLo+ctrlWidth*float64(b), float64(c.lo[b]))
+			hi := min(ctrlLo+ctrlWidth*float64(b+1), float64(c.hi[b]))
+			if hi < lo {
+				hi = lo
+			}
 			return math.Exp(hi - frac*(hi-lo))
 		}
 		cum += h
