@@ -46,6 +46,8 @@ func (s consoleUser) post(tb testing.TB, path string, v any) (int, []byte) {
 	return w.Code, w.Body.Bytes()
 }
 
+func (s consoleUser) cookiesOf() []*http.Cookie { return []*http.Cookie{s.cookie} }
+
 func loginAs(tb testing.TB, h http.Handler, user, pw string) consoleUser {
 	c, csrf := login(tb, h, user, pw)
 	return consoleUser{h: h, cookie: c, csrf: csrf}

@@ -12,16 +12,26 @@ import (
 // wantAccess is the role table of routes.go, written out independently: a route whose access
 // changes, or a new route, must be reflected here.
 var wantAccess = map[string][]string{
-	"POST /v1/decisions":           {RoleSystem, RoleAdmin},
-	"GET /v1/decisions/:number":    {RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem},
-	"GET /v1/declarations/:number": {RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem},
-	"GET /v1/tasks":                {RoleOfficer, RoleSupervisor},
-	"GET /v1/tasks/:id":            {RoleOfficer, RoleSupervisor},
-	"POST /v1/inspection-results":  {RoleOfficer, RoleSupervisor, RoleAdmin},
-	"GET /v1/trends/daily":         {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
-	"GET /v1/audit/trail/:number":  {RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
-	"GET /v1/findings":             allRoles,
-	"GET /v1/me":                   allRoles,
+	"POST /v1/decisions":               {RoleSystem, RoleAdmin},
+	"GET /v1/decisions/:number":        {RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem},
+	"GET /v1/declarations/:number":     {RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem},
+	"GET /v1/tasks":                    {RoleOfficer, RoleSupervisor},
+	"GET /v1/tasks/:id":                {RoleOfficer, RoleSupervisor},
+	"POST /v1/inspection-results":      {RoleOfficer, RoleSupervisor, RoleAdmin},
+	"GET /v1/trends/daily":             {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
+	"GET /v1/audit/trail/:number":      {RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
+	"GET /v1/rules":                    {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
+	"GET /v1/rules/:id":                {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
+	"POST /v1/rules":                   {RoleSupervisor, RoleRiskAnalyst},
+	"PUT /v1/rules/:id":                {RoleSupervisor, RoleRiskAnalyst},
+	"POST /v1/rules/:id/submit":        {RoleSupervisor, RoleRiskAnalyst},
+	"POST /v1/rules/:id/approve":       {RoleRiskAnalyst},
+	"POST /v1/rules/:id/reject":        {RoleRiskAnalyst},
+	"POST /v1/rules/:id/revoke":        {RoleSupervisor, RoleRiskAnalyst},
+	"POST /v1/rules/:id/emergency":     {RoleSupervisor},
+	"GET /v1/profiles/:feature/:value": {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
+	"GET /v1/findings":                 allRoles,
+	"GET /v1/me":                       allRoles,
 }
 
 var wantPublic = []string{
@@ -46,7 +56,7 @@ func TestEveryRouteEnforcesItsRoles(t *testing.T) {
 		}
 		t.Run(key, func(t *testing.T) {
 			base := request{method: r.method, path: samplePath(r.path)}
-			if r.method == http.MethodPost {
+			if r.method == http.MethodPost || r.method == http.MethodPut {
 				base.body = "{}"
 				base.headers = []string{"Content-Type", "application/json"}
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/portguard/portguard/analytics"
 	"github.com/portguard/portguard/clearance"
 	"github.com/portguard/portguard/ingest"
+	"github.com/portguard/portguard/targeting"
 )
 
 // apiError is an error with everything the client is told: status, a stable machine code and a
@@ -100,6 +101,12 @@ func classify(err error) *apiError {
 		return errRole.with(err)
 	case errors.Is(err, clearance.ErrState):
 		return errState.with(err)
+	case errors.Is(err, targeting.ErrNotFound):
+		return errNotFound.with(err)
+	case errors.Is(err, targeting.ErrConflict):
+		return errConflict.with(err)
+	case errors.Is(err, targeting.ErrForbidden):
+		return errRole.with(err)
 	case errors.Is(err, analytics.ErrUnavailable):
 		return errUnavailable.with(err)
 	case errors.Is(err, analytics.ErrNotFound):

@@ -115,7 +115,7 @@ func login(tb testing.TB, h http.Handler, user, password string) (*http.Cookie, 
 
 // samplePath fills a gin pattern's parameters with plausible values.
 func samplePath(pattern string) string {
-	r := strings.NewReplacer(":number", "110120250000000001", ":id", "110120250000000001-1", ":name", "declaration",
+	r := strings.NewReplacer(":number", "110120250000000001", ":id", "R1", ":name", "declaration",
 		"*filepath", "")
 	return r.Replace(pattern)
 }

@@ -27,18 +27,29 @@ import (
 //	POST /v1/inspection-results       x        x          .            .        x     .
 //	GET  /v1/trends/daily             .        x          x            x        x     .
 //	GET  /v1/audit/trail/:number      x        x          x            x        x     .
+//	GET  /v1/rules, /v1/rules/:id     .        x          x            x        x     .
+//	POST /v1/rules, PUT /v1/rules/:id .        x          x            .        .     .
+//	POST /v1/rules/:id/submit         .        x          x            .        .     .
+//	POST /v1/rules/:id/approve|reject .        .          x            .        .     .
+//	POST /v1/rules/:id/revoke         .        x          x            .        .     .
+//	POST /v1/rules/:id/emergency      .        x          .            .        .     .
 //	GET  /v1/profiles/:feature/:value .        x          x            x        x     .
 //	GET  /v1/findings, GET /v1/me     any authenticated caller
 //	login, logout, schemas, openapi.json, /healthz, /readyz, /metrics, console: public
 //
-// Officers and supervisors bound to a port see only that port's records.
+// Officers and supervisors bound to a port see only that port's records. The rule book checks
+// finer conditions itself (four eyes: the approver is another risk analyst).
 func (s *server) routes() []route {
 	const (
 		get  = http.MethodGet
 		post = http.MethodPost
+		put  = http.MethodPut
 	)
 	anyRole := roles(RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin, RoleSystem)
 	number := pathParam("number", "declaration number (18 digits) / 报关单号")
+	ruleID := pathParam("id", "rule ID, e.g. R12 / 指令编号")
+	ruleReaders := roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin)
+	ruleAuthors := roles(RoleSupervisor, RoleRiskAnalyst)
 	version := query("version", "integer", "declaration version; default: the latest decided / 报关单版本")
 	return []route{
 		// Decisions (布控决定).
@@ -89,6 +100,43 @@ func (s *server) routes() []route {
 			id: "auditTrail", tag: "clearance", summary: "A declaration's audit trail, oldest first",
 			summaryZH: "报关单全程留痕记录", params: []param{number},
 			ok: http.StatusOK, out: []clearance.AuditRecord{}}},
+
+		// Targeting rules (布控指令).
+		{get, "/v1/rules", ruleReaders, s.listRules, op{
+			id: "listRules", tag: "rules", summary: "Targeting rules with their matches and hits since start",
+			summaryZH: "布控指令列表", params: []param{query("state", "string", "draft, pending, active, expired or revoked / 状态")},
+			ok: http.StatusOK, out: []ruleView{}, errors: []int{http.StatusUnprocessableEntity}}},
+		{get, "/v1/rules/:id", ruleReaders, s.getRule, op{
+			id: "getRule", tag: "rules", summary: "One targeting rule with its statistics", summaryZH: "查询布控指令",
+			params: []param{ruleID}, ok: http.StatusOK, out: ruleView{}, errors: []int{http.StatusNotFound}}},
+		{post, "/v1/rules", ruleAuthors, s.createRule, op{
+			id: "createRule", tag: "rules", summary: "Create a draft rule", summaryZH: "新建布控指令草稿",
+			body: targeting.Rule{}, ok: http.StatusCreated, out: targeting.Rule{},
+			errors: []int{http.StatusConflict, http.StatusUnprocessableEntity}}},
+		{put, "/v1/rules/:id", ruleAuthors, s.updateRule, op{
+			id: "updateRule", tag: "rules", summary: "Edit a draft rule (version must be the current one)",
+			summaryZH: "修改布控指令草稿", params: []param{ruleID}, body: targeting.Rule{}, ok: http.StatusOK, out: targeting.Rule{},
+			errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}},
+		{post, "/v1/rules/:id/submit", ruleAuthors, s.ruleTransition((*targeting.RuleBook).Submit), op{
+			id: "submitRule", tag: "rules", summary: "Submit a draft for approval", summaryZH: "提交审批",
+			params: []param{ruleID}, ok: http.StatusOK, out: targeting.Rule{}, errors: []int{http.StatusNotFound, http.StatusConflict}}},
+		{post, "/v1/rules/:id/approve", roles(RoleRiskAnalyst), s.ruleTransition((*targeting.RuleBook).Approve), op{
+			id: "approveRule", tag: "rules", summary: "Approve and activate a rule (by another risk analyst: four eyes)",
+			summaryZH: "审批生效（双人复核）", params: []param{ruleID}, ok: http.StatusOK, out: targeting.Rule{},
+			errors: []int{http.StatusNotFound, http.StatusConflict}}},
+		{post, "/v1/rules/:id/reject", roles(RoleRiskAnalyst), s.ruleNoted((*targeting.RuleBook).Reject), op{
+			id: "rejectRule", tag: "rules", summary: "Send a pending rule back to draft, with a reason",
+			summaryZH: "退回修改", params: []param{ruleID}, body: noteRequest{}, ok: http.StatusOK, out: targeting.Rule{},
+			errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}},
+		{post, "/v1/rules/:id/revoke", ruleAuthors, s.ruleNoted((*targeting.RuleBook).Revoke), op{
+			id: "revokeRule", tag: "rules", summary: "Revoke a rule, with a reason", summaryZH: "撤销布控指令",
+			params: []param{ruleID}, body: noteRequest{}, ok: http.StatusOK, out: targeting.Rule{},
+			errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}},
+		{post, "/v1/rules/:id/emergency", roles(RoleSupervisor), s.ruleTransition((*targeting.RuleBook).ActivateEmergency), op{
+			id: "activateEmergencyRule", tag: "rules",
+			summary:   "Activate an emergency rule at once (a risk analyst must approve it within the window)",
+			summaryZH: "紧急布控（事后补审批）", params: []param{ruleID}, ok: http.StatusOK, out: targeting.Rule{},
+			errors: []int{http.StatusNotFound, http.StatusConflict}}},
 
 		// Analytics (统计分析).
 		{get, "/v1/trends/daily", roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin), s.dailyTrend, op{

@@ -132,6 +132,8 @@ type Targeting interface {
 	// Decision returns the decision made for a declaration version (0 = the latest version
 	// decided), ok=false if none.
 	Decision(number string, version int) (targeting.Decision, bool)
+	// Rules is the rule book (布控指令): lifecycle and four-eyes checks live there.
+	Rules() *targeting.RuleBook
 	// Health reports the engine's state; /readyz shows it (degraded is reported, not failed:
 	// targeting keeps deciding without ClickHouse).
 	Health() targeting.Health
