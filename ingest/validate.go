@@ -61,14 +61,22 @@ func (c *checker) required(path, s, zh, en string) bool {
 	return true
 }
 
-// precheck handles size, well-formedness and the schema identifier, which decide whether the
-// message can be decoded at all.
+// tooLarge is the rejection of a message over the size limit.
+func (v *Validator) tooLarge(kind string) *ValidationError {
+	return &ValidationError{Kind: kind, Fields: []FieldError{{Path: "", Code: "too_large",
+		ZH: "报文超过 " + strconv.Itoa(v.cfg.MaxMessageBytes) + " 字节上限",
+		EN: "message exceeds the " + strconv.Itoa(v.cfg.MaxMessageBytes) + "-byte limit"}}}
+}
+
+func unknownSchema(kind, got, schema string) *ValidationError {
+	return &ValidationError{Kind: kind, Fields: []FieldError{{Path: "schema", Code: "unknown_schema",
+		ZH: "未知或缺失的报文版本 " + strconv.Quote(got) + "，应为 " + schema,
+		EN: "unknown or missing schema " + strconv.Quote(got) + ", expected " + schema}}}
+}
+
+// precheck handles well-formedness and the schema identifier, which decide whether the message
+// can be decoded field by field at all.
 func (v *Validator) precheck(kind, schema string, raw []byte) *ValidationError {
-	if len(raw) > v.cfg.MaxMessageBytes {
-		return &ValidationError{Kind: kind, Fields: []FieldError{{Path: "", Code: "too_large",
-			ZH: "报文超过 " + strconv.Itoa(v.cfg.MaxMessageBytes) + " 字节上限",
-			EN: "message exceeds the " + strconv.Itoa(v.cfg.MaxMessageBytes) + "-byte limit"}}}
-	}
 	if msg := malformed(raw); msg != "" {
 		return &ValidationError{Kind: kind, Fields: []FieldError{{Path: "", Code: "malformed",
 			ZH: "JSON 格式错误：" + msg, EN: "malformed JSON: " + msg}}}
@@ -82,25 +90,34 @@ func (v *Validator) precheck(kind, schema string, raw []byte) *ValidationError {
 	var s string
 	_ = json.Unmarshal(head.Schema, &s)
 	if s != schema {
-		return &ValidationError{Kind: kind, Fields: []FieldError{{Path: "schema", Code: "unknown_schema",
-			ZH: "未知或缺失的报文版本 " + strconv.Quote(s) + "，应为 " + schema,
-			EN: "unknown or missing schema " + strconv.Quote(s) + ", expected " + schema}}}
+		return unknownSchema(kind, s, schema)
 	}
 	return nil
 }
 
-// decode runs the strict fast path and falls back to the field-by-field decoder that reports
-// every type error. wire is what the fast path decodes into; target is the struct the lenient
-// path fills (the same memory).
-func decode(raw []byte, wire any, target reflect.Value, extra map[string]func(string, json.RawMessage)) *checker {
+// decode checks the size, then runs the strict fast path (one pass of encoding/json into wire)
+// and, only when that fails, the checks of well-formedness and schema and the field-by-field
+// decoder that reports every type error. wire is what the fast path decodes into; target is the
+// struct the slow path fills (the same memory); got is target's schema field.
+func (v *Validator) decode(kind, schema string, raw []byte, wire any, target reflect.Value, got *string,
+	extra map[string]func(string, json.RawMessage)) (*checker, *ValidationError) {
+	if len(raw) > v.cfg.MaxMessageBytes {
+		return nil, v.tooLarge(kind)
+	}
 	if err := decodeStrict(raw, wire); err == nil {
-		return &checker{}
+		if *got != schema {
+			return nil, unknownSchema(kind, *got, schema)
+		}
+		return &checker{}, nil
+	}
+	if ve := v.precheck(kind, schema, raw); ve != nil {
+		return nil, ve
 	}
 	// The failed fast path may have filled part of target: start again from zero.
 	target.Set(reflect.Zero(target.Type()))
 	l := &lenient{extra: extra}
 	l.object("", raw, target)
-	return &checker{errs: l.errs, bad: l.bad}
+	return &checker{errs: l.errs, bad: l.bad}, nil
 }
 
 func (c *checker) result(kind string) error {
@@ -115,14 +132,11 @@ func (c *checker) result(kind string) error {
 // codes without separators, item values converted to the base currency, ReceivedAt set, Check
 // cleared (ingest fills it from the manifest).
 func (v *Validator) Declaration(raw []byte) (*Declaration, error) {
-	if ve := v.precheck("declaration", SchemaDeclarationV1, raw); ve != nil {
-		return nil, ve
-	}
 	d := &Declaration{}
 	var attrs map[string]json.RawMessage
 	in := declarationIn{declarationFields: (*declarationFields)(d)}
 	var attrErr *FieldError
-	c := decode(raw, &in, reflect.ValueOf(d).Elem(), map[string]func(string, json.RawMessage){
+	c, ve := v.decode("declaration", SchemaDeclarationV1, raw, &in, reflect.ValueOf(d).Elem(), &d.Schema, map[string]func(string, json.RawMessage){
 		"attributes": func(p string, r json.RawMessage) {
 			if err := json.Unmarshal(r, &attrs); err != nil {
 				fe := typeError(p, "object")
@@ -130,6 +144,9 @@ func (v *Validator) Declaration(raw []byte) (*Declaration, error) {
 			}
 		},
 	})
+	if ve != nil {
+		return nil, ve
+	}
 	if c.errs == nil && attrs == nil {
 		attrs = in.Attributes // the fast path succeeded
 	}
@@ -256,7 +273,7 @@ func (v *Validator) checkItem(d *Declaration, i int, seqs map[int]bool, c *check
 		}
 		seqs[it.Seq] = true
 	}
-	it.HSCode = strings.NewReplacer(".", "", " ", "").Replace(strings.TrimSpace(it.HSCode))
+	it.HSCode = stripChars(strings.TrimSpace(it.HSCode), ". ")
 	if c.required(p+".hs_code", it.HSCode, "商品编码", "HS code") {
 		if !allDigits(it.HSCode, 10) {
 			c.add(p+".hs_code", "format", "商品编码应为 10 位数字", "HS code must be 10 digits")
@@ -414,7 +431,7 @@ func (v *Validator) containers(path string, cs []string, c *checker) []string {
 }
 
 func normalizeContainer(s string) string {
-	return strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s)))
+	return strings.ToUpper(stripChars(strings.TrimSpace(s), " -"))
 }
 
 func normalizeBL(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
@@ -434,11 +451,11 @@ func validBL(s string) bool {
 // Manifest decodes, validates and normalizes one manifest message (schema portguard.manifest/v1):
 // the IMO number without its "IMO" prefix, ports and containers upper case, ReceivedAt set.
 func (v *Validator) Manifest(raw []byte) (*Manifest, error) {
-	if ve := v.precheck("manifest", SchemaManifestV1, raw); ve != nil {
+	m := &Manifest{}
+	c, ve := v.decode("manifest", SchemaManifestV1, raw, m, reflect.ValueOf(m).Elem(), &m.Schema, nil)
+	if ve != nil {
 		return nil, ve
 	}
-	m := &Manifest{}
-	c := decode(raw, m, reflect.ValueOf(m).Elem(), nil)
 	m.BillOfLading = normalizeBL(m.BillOfLading)
 	if c.required("bill_of_lading", m.BillOfLading, "提运单号", "bill of lading") && !validBL(m.BillOfLading) {
 		c.add("bill_of_lading", "format", "提运单号应为不超过 50 个字符且不含空白", "bill of lading must be at most 50 characters without spaces")
@@ -480,11 +497,11 @@ func (v *Validator) Manifest(raw []byte) (*Manifest, error) {
 
 // Withdrawal decodes and validates one withdrawal (撤单) message (schema portguard.withdrawal/v1).
 func (v *Validator) Withdrawal(raw []byte) (*Withdrawal, error) {
-	if ve := v.precheck("withdrawal", SchemaWithdrawalV1, raw); ve != nil {
+	w := &Withdrawal{}
+	c, ve := v.decode("withdrawal", SchemaWithdrawalV1, raw, w, reflect.ValueOf(w).Elem(), &w.Schema, nil)
+	if ve != nil {
 		return nil, ve
 	}
-	w := &Withdrawal{}
-	c := decode(raw, w, reflect.ValueOf(w).Elem(), nil)
 	w.Number = strings.TrimSpace(w.Number)
 	if c.required("declaration_no", w.Number, "报关单号", "declaration number") && !allDigits(w.Number, 18) {
 		c.add("declaration_no", "format", "报关单号应为 18 位数字", "declaration number must be 18 digits")
@@ -499,4 +516,18 @@ func (v *Validator) Withdrawal(raw []byte) (*Withdrawal, error) {
 	}
 	w.Schema = SchemaWithdrawalV1
 	return w, nil
+}
+
+// stripChars removes every byte of cutset from s, allocating only when there is one.
+func stripChars(s, cutset string) string {
+	if !strings.ContainsAny(s, cutset) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(cutset, s[i]) < 0 {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
 }
