@@ -350,11 +350,11 @@ var airlines = []struct{ prefix, code string }{
 	{"999", "CA"}, {"781", "MU"}, {"784", "CZ"}, {"160", "CX"}, {"020", "LH"}, {"057", "AF"}, {"176", "EK"}, {"618", "SQ"},
 }
 
-// finding codes of the clearance catalogue that the planted patterns produce.
+// Finding codes of clearance's catalogue (查验发现问题目录) that the planted patterns produce.
 const (
 	FindingUndervaluation    = "UNDERVALUATION"
 	FindingOriginMisdeclared = "ORIGIN_MISDECLARED"
-	FindingWeight            = "WEIGHT_DISCREPANCY"
+	FindingWeight            = "QUANTITY_WEIGHT"
 	FindingQuarantinePest    = "QUARANTINE_PEST"
 	FindingHSMisdeclared     = "HS_MISDECLARED"
 )

@@ -135,10 +135,10 @@ func (g *Generator) materialize(sc *scenario, at time.Time, tr *Truth, kinds *[n
 			}
 		}
 		revenue += valueUSD0 * cnyPerUSD * rate * (1 + x0.vat)
-		severity = max(severity, 3+b2i(rate > x0.duty))
+		severity = max(severity, 2+b2i(rate > x0.duty))
 	}
 	if kinds[kQP] {
-		severity = max(severity, 4+b2i(r.Float64() < 0.3))
+		severity = max(severity, 3)
 	}
 
 	// Containers, bill of lading, vessel.

@@ -32,12 +32,13 @@ import (
 type Truth struct {
 	// Hit is true when the consignment carries at least one finding.
 	Hit bool
-	// Severity grades the worst finding, 1 (minor) to 5 (grave); 0 without findings.
+	// Severity grades the worst finding as clearance's catalogue does: 1 minor, 2 major,
+	// 3 severe; 0 without findings.
 	Severity int
 	// Revenue is the duty and tax at stake in the base currency (CNY), 0 for quarantine findings.
 	Revenue float64
 	// Findings are clearance catalogue codes: UNDERVALUATION, ORIGIN_MISDECLARED,
-	// WEIGHT_DISCREPANCY, QUARANTINE_PEST, HS_MISDECLARED.
+	// QUANTITY_WEIGHT, QUARANTINE_PEST, HS_MISDECLARED.
 	Findings []string
 }
 

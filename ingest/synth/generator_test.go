@@ -309,3 +309,28 @@ func TestCSVHasTheColumnsItsMappingNames(t *testing.T) {
 		}
 	}
 }
+
+func TestTruthUsesClearancesSeverityScaleAndFindingCodes(t *testing.T) {
+	_, samples := generate(t, DefaultConfig(), 20000)
+	codes := map[string]bool{FindingUndervaluation: true, FindingOriginMisdeclared: true, FindingWeight: true,
+		FindingQuarantinePest: true, FindingHSMisdeclared: true}
+	seen := map[string]int{}
+	for _, s := range samples {
+		tr := s.Truth
+		if tr.Hit != (len(tr.Findings) > 0) || (tr.Hit && (tr.Severity < 1 || tr.Severity > 3)) || (!tr.Hit && (tr.Severity != 0 || tr.Revenue != 0)) {
+			t.Fatalf("inconsistent truth %+v", tr)
+		}
+		for _, f := range tr.Findings {
+			if !codes[f] {
+				t.Fatalf("finding %q is not a catalogue code", f)
+			}
+			seen[f]++
+		}
+		if tr.Revenue < 0 {
+			t.Fatalf("negative revenue %+v", tr)
+		}
+	}
+	if len(seen) != len(codes) {
+		t.Errorf("findings seen %v: every planted kind should occur", seen)
+	}
+}
