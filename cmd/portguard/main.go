@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"serve":   {"run the roles against real Kafka and ClickHouse", runServe},
 		"migrate": {"apply the ClickHouse schema migrations", runMigrate},
 		"audit":   {"verify the hash-chained audit trail: audit verify", runAudit},
+		"bench":   {"measure: bench ingest|decide|http|analytics [--json]", runBench},
 	}
 }
 
