@@ -14,6 +14,7 @@ package gbdt
 import (
 	"errors"
 	"fmt"
+	"runtime"
 )
 
 // Config sets the training hyper-parameters. The zero value of a field means its default only
@@ -48,6 +49,10 @@ type Config struct {
 	ValidationFraction float64
 	// Seed makes subsampling reproducible. Default 1.
 	Seed int64
+	// Workers is the number of goroutines that build histograms of large nodes. A model is
+	// reproducible for a given Seed and Workers (the order of floating-point sums depends on
+	// Workers). Default runtime.GOMAXPROCS(0) at the time DefaultConfig is called; 1 is serial.
+	Workers int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -64,6 +69,7 @@ func DefaultConfig() Config {
 		EarlyStopping:      30,
 		ValidationFraction: 0.15,
 		Seed:               1,
+		Workers:            runtime.GOMAXPROCS(0),
 	}
 }
 
@@ -90,6 +96,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gbdt: ColSample %v must be in (0, 1]", c.ColSample)
 	case c.EarlyStopping < 0:
 		return fmt.Errorf("gbdt: EarlyStopping %d must not be negative", c.EarlyStopping)
+	case c.Workers < 0:
+		return fmt.Errorf("gbdt: Workers %d must not be negative", c.Workers)
 	case c.EarlyStopping > 0 && !(c.ValidationFraction > 0 && c.ValidationFraction < 1):
 		return fmt.Errorf("gbdt: ValidationFraction %v must be in (0, 1) with early stopping", c.ValidationFraction)
 	}

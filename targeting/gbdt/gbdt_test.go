@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -426,14 +427,18 @@ func BenchmarkTrain(b *testing.B) {
 			y[i] = 1
 		}
 	}
-	cfg := DefaultConfig()
-	cfg.Trees = 100
-	cfg.EarlyStopping = 0
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := Train(X, y, nil, cfg); err != nil {
-			b.Fatal(err)
-		}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.Trees = 100
+			cfg.EarlyStopping = 0
+			cfg.Workers = workers
+			for i := 0; i < b.N; i++ {
+				if _, err := Train(X, y, nil, cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -464,6 +469,30 @@ func TestTheScoringLayoutAgreesWithTheTrees(t *testing.T) {
 			if a, b := m.PredictRaw(x), m.predictNodes(x); math.Abs(a-b) > 1e-12 { // summation order differs
 				t.Fatalf("depth %d: layout gives %v, trees %v for %v", depth, a, b, x)
 			}
+		}
+	}
+}
+
+func TestParallelHistogramsGiveTheSameModel(t *testing.T) {
+	X, y := xorData(3*parallelRows, 11)
+	cfg := DefaultConfig()
+	cfg.Trees = 40
+	cfg.Workers = 1
+	serial, err := Train(X, y, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Workers = 3
+	parallel, err := Train(X, y, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serial.NumTrees() != parallel.NumTrees() || len(serial.nodes) != len(parallel.nodes) {
+		t.Fatalf("serial %d trees %d nodes, parallel %d trees %d nodes", serial.NumTrees(), len(serial.nodes), parallel.NumTrees(), len(parallel.nodes))
+	}
+	for _, x := range X[:2000] {
+		if d := math.Abs(serial.PredictRaw(x) - parallel.PredictRaw(x)); d > 1e-9 {
+			t.Fatalf("predictions differ by %v", d)
 		}
 	}
 }

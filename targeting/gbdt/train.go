@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 )
 
 // Train fits a model to rows X (each of the same length; NaN marks a missing value), labels y
@@ -175,6 +176,7 @@ type trainer struct {
 	rng   *rand.Rand
 	base  float64
 	free  [][]histBin
+	part  [][]histBin // per-worker histograms of a parallel build
 }
 
 func newTrainer(cfg Config, X [][]float64, y, w []float64, rows []int, cuts [][]float64) *trainer {
@@ -352,17 +354,60 @@ func (t *trainer) grow() tree {
 	return tr
 }
 
-// build fills nd.hist from its rows, for the features of this tree.
+// build fills nd.hist from its rows, for the features of this tree. Large nodes are split
+// into equal row ranges summed by Workers goroutines into their own histograms, then merged:
+// the result depends on Workers (summation order) but never on scheduling.
 func (t *trainer) build(nd *growNode) {
-	h := nd.hist
+	rows := t.idx[nd.lo:nd.hi]
+	w := t.cfg.Workers
+	if w <= 1 || len(rows) < parallelRows {
+		t.accumulate(nd.hist, rows)
+		return
+	}
+	if len(t.part) < w-1 {
+		for len(t.part) < w-1 {
+			t.part = append(t.part, make([]histBin, t.bm.p<<8))
+		}
+	}
+	chunk := (len(rows) + w - 1) / w
+	var wg sync.WaitGroup
+	for k := 1; k < w; k++ {
+		lo, hi := min(len(rows), k*chunk), min(len(rows), (k+1)*chunk)
+		wg.Add(1)
+		go func(h []histBin, rows []int32) {
+			defer wg.Done()
+			t.accumulate(h, rows)
+		}(t.part[k-1], rows[lo:hi])
+	}
+	t.accumulate(nd.hist, rows[:min(len(rows), chunk)])
+	wg.Wait()
+	for k := 1; k < w; k++ {
+		part := t.part[k-1]
+		for _, f := range t.feats {
+			a, b := nd.hist[f<<8:f<<8+256], part[f<<8:f<<8+256]
+			for i := range a {
+				a[i].g += b[i].g
+				a[i].h += b[i].h
+				a[i].n += b[i].n
+			}
+		}
+	}
+}
+
+// parallelRows is the node size from which histogram building is split across workers.
+const parallelRows = 20000
+
+// accumulate zeroes h for this tree's features and adds rows into it.
+func (t *trainer) accumulate(h []histBin, rows []int32) {
 	for _, f := range t.feats {
 		clear(h[f<<8 : f<<8+256])
 	}
 	p := t.bm.p
 	bins := t.bm.bins
 	feats := t.feats
-	for _, r := range t.idx[nd.lo:nd.hi] {
-		gr, hr := t.g[r], t.h[r]
+	g, hs := t.g, t.h
+	for _, r := range rows {
+		gr, hr := g[r], hs[r]
 		row := bins[int(r)*p : int(r)*p+p]
 		for _, f := range feats {
 			b := &h[f<<8|int(row[f])]
