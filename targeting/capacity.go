@@ -130,3 +130,18 @@ func (c *controller) quantile(share float64) float64 {
 	}
 	return 0
 }
+
+// prime replaces the controller's history with scores (oldest first), as after a model swap:
+// the new model's scores may sit on another scale than the old one's.
+func (c *controller) prime(scores []float64, target, exploreShare, randomRate, yellowShare float64) {
+	c.mu.Lock()
+	c.hist = [ctrlBins]float64{}
+	for i := range c.lo {
+		c.lo[i], c.hi[i] = float32(math.Inf(1)), float32(math.Inf(-1))
+	}
+	c.total, c.inc, c.count = 0, 1, 0
+	c.mu.Unlock()
+	for _, s := range scores {
+		c.observe(s, false, target, exploreShare, randomRate, yellowShare)
+	}
+}

@@ -8,9 +8,9 @@ import (
 // its posterior mean minus the overall log-odds, the riskiest item's for item kinds), then the
 // numeric indicators, then one slot per extra attribute and per extra numeric measure the model
 // was trained with.
-const (
-	numProfileSlots = int(kAttr) - 1 // kImporter … kDeclarantImporter
+const numProfileSlots = int(kAttr) - 1 // kImporter … kDeclarantImporter
 
+const (
 	xGlobal       = numProfileSlots + iota // overall log-odds: lets a fixed model follow the base rate
 	xUnder                                 // undervaluation: −z of the cheapest item, ≥ 0
 	xOver                                  // overvaluation: z of the dearest item, ≥ 0

@@ -83,7 +83,7 @@ type Config struct {
 	// MinPropensity bounds inverse-propensity weights to 1/MinPropensity. Default 0.02.
 	MinPropensity float64
 	// RememberLabels bounds how many applied labels are remembered so that a corrected result
-	// can replace its earlier label. Default 1,000,000.
+	// can replace its earlier label (about 250 bytes each). Default 200,000.
 	RememberLabels int
 
 	// Combiner selects the model Fit trains: CombinerAuto (default), CombinerLogistic or
@@ -132,7 +132,7 @@ func DefaultConfig() Config {
 		PriorStrength:           10,
 		EntityPriorStrength:     30,
 		MinPropensity:           0.02,
-		RememberLabels:          1_000_000,
+		RememberLabels:          200_000,
 		Combiner:                CombinerAuto,
 		L2:                      0.001,
 		Folds:                   5,

@@ -127,121 +127,10 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 		DecidedAt:     now,
 	}
 
-	// Profiles and indicators → x.
-	width := m.width()
-	x := sc.x[:width]
-	clear(x)
-	for i := range sc.mean[:numProfileSlots] {
-		sc.mean[i], sc.n[i], sc.val[i], sc.val2[i] = 0, 0, "", ""
-	}
-	all := st.prof.all(nowU)
-	p0 := all.mean()
-	l0 := logit(p0)
-	ms, me := cfg.PriorStrength, cfg.EntityPriorStrength
-	put := func(k kind, a, b string, post beta, prior float64, always bool) {
-		i := int(k) - 1
-		lor := logit(post.mean()) - l0
-		if always || sc.val[i] == "" || lor > x[i] {
-			x[i] = lor
-			sc.mean[i], sc.n[i], sc.val[i], sc.val2[i] = post.mean(), post.evidence(prior), a, b
-		}
-	}
-	bImp := st.prof.posterior(pkey{k: kImporter, a: imp}, nowU, p0, me)
-	put(kImporter, imp, "", bImp, me, true)
-	bDecl := st.prof.posterior(pkey{k: kDeclarant, a: d.Declarant}, nowU, p0, me)
-	put(kDeclarant, d.Declarant, "", bDecl, me, true)
-	put(kConsignor, cp, "", st.prof.posterior(pkey{k: kConsignor, a: cp}, nowU, p0, me), me, true)
-	put(kDeparture, d.DepartureCountry, "", st.prof.posterior(pkey{k: kDeparture, a: d.DepartureCountry}, nowU, p0, ms), ms, true)
-	put(kPort, d.Port, "", st.prof.posterior(pkey{k: kPort, a: d.Port}, nowU, p0, ms), ms, true)
-	put(kTradeMode, d.TradeMode, "", st.prof.posterior(pkey{k: kTradeMode, a: d.TradeMode}, nowU, p0, ms), ms, true)
-	put(kTransport, d.TransportMode, "", st.prof.posterior(pkey{k: kTransport, a: d.TransportMode}, nowU, p0, ms), ms, true)
-	put(kDeclarantImporter, d.Declarant, imp, st.prof.posterior(pkey{k: kDeclarantImporter, a: d.Declarant, b: imp}, nowU, bDecl.mean(), me), me, true)
-
-	if cap(sc.ratios) < len(d.Items) {
-		sc.ratios = make([]float64, len(d.Items))
-	}
-	ratios := sc.ratios[:len(d.Items)]
-	var totalValue, totalKg, sev float64
-	under, over, underRatio, overRatio := 0.0, 0.0, 1.0, 1.0
-	risky, riskyLOR := 0, math.Inf(-1)
-	for i := range d.Items {
-		it := &d.Items[i]
-		hs := it.HSCode
-		hs2, hs4, hs6 := prefix(hs, 2), prefix(hs, 4), prefix(hs, 6)
-		b2 := st.prof.posterior(pkey{k: kHS2, a: hs2}, nowU, p0, ms)
-		b4 := st.prof.posterior(pkey{k: kHS4, a: hs4}, nowU, b2.mean(), ms)
-		b6 := st.prof.posterior(pkey{k: kHS6, a: hs6}, nowU, b4.mean(), ms)
-		bo := st.prof.posterior(pkey{k: kOrigin, a: it.OriginCountry}, nowU, p0, ms)
-		bih := st.prof.posterior(pkey{k: kImporterHS4, a: imp, b: hs4}, nowU, bImp.mean(), me)
-		bho := st.prof.posterior(pkey{k: kHS6Origin, a: hs6, b: it.OriginCountry}, nowU, b6.mean(), ms)
-		put(kHS2, hs2, "", b2, ms, false)
-		put(kHS4, hs4, "", b4, ms, false)
-		put(kHS6, hs6, "", b6, ms, false)
-		put(kOrigin, it.OriginCountry, "", bo, ms, false)
-		put(kImporterHS4, imp, hs4, bih, me, false)
-		put(kHS6Origin, hs6, it.OriginCountry, bho, ms, false)
-		if l := logit(bho.mean()); l > riskyLOR {
-			risky, riskyLOR = i, l
-		}
-		ratios[i] = 1
-		if lg, ok := unitValueLog(it.ValueBase, it.NetWeightKg); ok {
-			if z, ratio, ok := st.norms.scoreAndObserve(hs, it.OriginCountry, lg); ok {
-				ratios[i] = ratio
-				if -z > under {
-					under, underRatio = -z, ratio
-				}
-				if z > over {
-					over, overRatio = z, ratio
-				}
-			}
-		}
-		totalValue += it.ValueBase
-		totalKg += it.NetWeightKg
-		sev = max(sev, e.severity(hs))
-	}
-	if len(d.Items) == 0 {
-		sev = 1
-	}
-	x[xGlobal] = l0
-	x[xUnder] = clampSlot(under, 0, 10)
-	x[xOver] = clampSlot(over, 0, 10)
-	x[xLogValue] = math.Log1p(max(totalValue, 0))
-	x[xLogKg] = math.Log1p(max(totalKg, 0))
-	if len(d.Items) > 0 {
-		it := &d.Items[risky]
-		if lg, ok := unitValueLog(it.ValueBase, it.NetWeightKg); ok {
-			x[xLogUV] = lg
-		}
-		x[xHS2Num] = codeNum(prefix(it.HSCode, 2))
-		x[xHS4Num] = codeNum(prefix(it.HSCode, 4))
-		x[xItems] = math.Log(float64(len(d.Items)))
-	}
-	if d.Check.Joined {
-		x[xWeightDev] = clampSlot(d.Check.WeightDeviation, 0, 5)
-		if d.Check.OriginRouteMismatch {
-			x[xRoute] = 1
-		}
-		x[xUndeclared] = math.Log1p(float64(max(d.Check.UndeclaredContainers, 0)))
-	}
-	if bImp.evidence(me) < 1 {
-		x[xNewImporter] = 1
-	}
-	if d.Declarant != "" && bDecl.evidence(me) < 1 {
-		x[xNewDeclarant] = 1
-	}
-	x[xSeverity] = sev
-	for j, name := range m.attrs {
-		if v, ok := d.Attributes[name]; ok {
-			b := st.prof.posterior(pkey{k: kAttr, a: name, b: v}, nowU, p0, ms)
-			x[numFixedSlots+j] = logit(b.mean()) - l0
-		}
-	}
-	for j, name := range m.measures {
-		if v, ok := d.Measures[name]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-			x[numFixedSlots+len(m.attrs)+j] = v
-		}
-	}
-
+	ec := e.encode(st.prof, st.norms, true, d, imp, cp, nowU, m, sc)
+	x := sc.x[:m.width()]
+	p0, sev, totalValue, ratios := ec.p0, ec.sev, ec.totalValue, ec.ratios
+	me := cfg.EntityPriorStrength
 	p := m.comb.Predict(x)
 	dec.Probability = p
 	switch cfg.Objective {
@@ -289,7 +178,7 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 	rate := cfg.randomRate(d.Port, grade)
 	dec.Random = uR < rate
 	target := cfg.targetRate(d.Port)
-	uncertain := me / (me + max(bImp.evidence(me), 0))
+	uncertain := me / (me + max(ec.impEvidence, 0))
 	eRate := min(target*cfg.ExploreShare*(0.5+1.5*uncertain), 1)
 	explore := RandomDraw(cfg.RandomKey, saltExplore, d.Number) < eRate
 
@@ -339,7 +228,7 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 		sc.reasons = append(sc.reasons, reasonExplore)
 	}
 	nRule := len(sc.reasons)
-	e.modelReasons(sc, m, x, p0, underRatio, -under, overRatio, over, d.Check.WeightDeviation)
+	e.modelReasons(sc, m, x, p0, ec.underRatio, -ec.under, ec.overRatio, ec.over, d.Check.WeightDeviation)
 	if len(sc.reasons) == nRule && (modelRed || modelYellow) {
 		sc.reasons = append(sc.reasons, reasonModel)
 	}
@@ -620,4 +509,137 @@ func (g *grades) set(k, grade string) {
 		s.m[hk] = uint8(i)
 	}
 	s.mu.Unlock()
+}
+
+// encoded is what encode derives besides the input vector, for scores and reasons.
+type encoded struct {
+	p0                    float64 // overall posterior hit rate
+	impEvidence           float64 // labels behind the importer's profile
+	totalValue, sev       float64
+	under, over           float64 // undervaluation −z and overvaluation z, ≥ 0
+	underRatio, overRatio float64 // unit value ÷ norm median of those items
+	ratios                []float64
+}
+
+// encode fills sc.x (and the profile slots' means, evidence and values) for declaration d at
+// nowU from profile sums src and unit-value norms nm, adding d's items to nm when observe is
+// set. Decide and Fit share it, so the model is trained on exactly what it is later fed.
+func (e *Engine) encode(src profileSource, nm *norms, observe bool, d *ingest.Declaration, imp, cp string, nowU int64, m *model, sc *scratch) encoded {
+	cfg := &e.cfg
+	width := m.width()
+	x := sc.x[:width]
+	clear(x)
+	for i := range sc.mean[:numProfileSlots] {
+		sc.mean[i], sc.n[i], sc.val[i], sc.val2[i] = 0, 0, "", ""
+	}
+	all := allFrom(src, nowU)
+	p0 := all.mean()
+	l0 := logit(p0)
+	ms, me := cfg.PriorStrength, cfg.EntityPriorStrength
+	put := func(k kind, a, b string, post beta, prior float64, always bool) {
+		i := int(k) - 1
+		lor := logit(post.mean()) - l0
+		if always || sc.val[i] == "" || lor > x[i] {
+			x[i] = lor
+			sc.mean[i], sc.n[i], sc.val[i], sc.val2[i] = post.mean(), post.evidence(prior), a, b
+		}
+	}
+	bImp := posteriorFrom(src, pkey{k: kImporter, a: imp}, nowU, p0, me)
+	put(kImporter, imp, "", bImp, me, true)
+	bDecl := posteriorFrom(src, pkey{k: kDeclarant, a: d.Declarant}, nowU, p0, me)
+	put(kDeclarant, d.Declarant, "", bDecl, me, true)
+	put(kConsignor, cp, "", posteriorFrom(src, pkey{k: kConsignor, a: cp}, nowU, p0, me), me, true)
+	put(kDeparture, d.DepartureCountry, "", posteriorFrom(src, pkey{k: kDeparture, a: d.DepartureCountry}, nowU, p0, ms), ms, true)
+	put(kPort, d.Port, "", posteriorFrom(src, pkey{k: kPort, a: d.Port}, nowU, p0, ms), ms, true)
+	put(kTradeMode, d.TradeMode, "", posteriorFrom(src, pkey{k: kTradeMode, a: d.TradeMode}, nowU, p0, ms), ms, true)
+	put(kTransport, d.TransportMode, "", posteriorFrom(src, pkey{k: kTransport, a: d.TransportMode}, nowU, p0, ms), ms, true)
+	put(kDeclarantImporter, d.Declarant, imp, posteriorFrom(src, pkey{k: kDeclarantImporter, a: d.Declarant, b: imp}, nowU, bDecl.mean(), me), me, true)
+
+	if cap(sc.ratios) < len(d.Items) {
+		sc.ratios = make([]float64, len(d.Items))
+	}
+	ratios := sc.ratios[:len(d.Items)]
+	var totalValue, totalKg, sev float64
+	under, over, underRatio, overRatio := 0.0, 0.0, 1.0, 1.0
+	risky, riskyLOR := 0, math.Inf(-1)
+	for i := range d.Items {
+		it := &d.Items[i]
+		hs := it.HSCode
+		hs2, hs4, hs6 := prefix(hs, 2), prefix(hs, 4), prefix(hs, 6)
+		b2 := posteriorFrom(src, pkey{k: kHS2, a: hs2}, nowU, p0, ms)
+		b4 := posteriorFrom(src, pkey{k: kHS4, a: hs4}, nowU, b2.mean(), ms)
+		b6 := posteriorFrom(src, pkey{k: kHS6, a: hs6}, nowU, b4.mean(), ms)
+		bo := posteriorFrom(src, pkey{k: kOrigin, a: it.OriginCountry}, nowU, p0, ms)
+		bih := posteriorFrom(src, pkey{k: kImporterHS4, a: imp, b: hs4}, nowU, bImp.mean(), me)
+		bho := posteriorFrom(src, pkey{k: kHS6Origin, a: hs6, b: it.OriginCountry}, nowU, b6.mean(), ms)
+		put(kHS2, hs2, "", b2, ms, false)
+		put(kHS4, hs4, "", b4, ms, false)
+		put(kHS6, hs6, "", b6, ms, false)
+		put(kOrigin, it.OriginCountry, "", bo, ms, false)
+		put(kImporterHS4, imp, hs4, bih, me, false)
+		put(kHS6Origin, hs6, it.OriginCountry, bho, ms, false)
+		if l := logit(bho.mean()); l > riskyLOR {
+			risky, riskyLOR = i, l
+		}
+		ratios[i] = 1
+		if lg, ok := unitValueLog(it.ValueBase, it.NetWeightKg); ok {
+			if z, ratio, ok := nm.score(hs, it.OriginCountry, lg, observe); ok {
+				ratios[i] = ratio
+				if -z > under {
+					under, underRatio = -z, ratio
+				}
+				if z > over {
+					over, overRatio = z, ratio
+				}
+			}
+		}
+		totalValue += it.ValueBase
+		totalKg += it.NetWeightKg
+		sev = max(sev, e.severity(hs))
+	}
+	if len(d.Items) == 0 {
+		sev = 1
+	}
+	x[xGlobal] = l0
+	x[xUnder] = clampSlot(under, 0, 10)
+	x[xOver] = clampSlot(over, 0, 10)
+	x[xLogValue] = math.Log1p(max(totalValue, 0))
+	x[xLogKg] = math.Log1p(max(totalKg, 0))
+	if len(d.Items) > 0 {
+		it := &d.Items[risky]
+		if lg, ok := unitValueLog(it.ValueBase, it.NetWeightKg); ok {
+			x[xLogUV] = lg
+		}
+		x[xHS2Num] = codeNum(prefix(it.HSCode, 2))
+		x[xHS4Num] = codeNum(prefix(it.HSCode, 4))
+		x[xItems] = math.Log(float64(len(d.Items)))
+	}
+	if d.Check.Joined {
+		x[xWeightDev] = clampSlot(d.Check.WeightDeviation, 0, 5)
+		if d.Check.OriginRouteMismatch {
+			x[xRoute] = 1
+		}
+		x[xUndeclared] = math.Log1p(float64(max(d.Check.UndeclaredContainers, 0)))
+	}
+	if bImp.evidence(me) < 1 {
+		x[xNewImporter] = 1
+	}
+	if d.Declarant != "" && bDecl.evidence(me) < 1 {
+		x[xNewDeclarant] = 1
+	}
+	x[xSeverity] = sev
+	for j, name := range m.attrs {
+		if v, ok := d.Attributes[name]; ok {
+			b := posteriorFrom(src, pkey{k: kAttr, a: name, b: v}, nowU, p0, ms)
+			x[numFixedSlots+j] = logit(b.mean()) - l0
+		}
+	}
+	for j, name := range m.measures {
+		if v, ok := d.Measures[name]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			x[numFixedSlots+len(m.attrs)+j] = v
+		}
+	}
+
+	return encoded{p0: p0, impEvidence: bImp.evidence(me), totalValue: totalValue, sev: sev,
+		under: under, over: over, underRatio: underRatio, overRatio: overRatio, ratios: ratios}
 }

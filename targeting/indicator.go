@@ -162,9 +162,12 @@ func (n *norms) uvZ(hs, origin string, lg float64) (z, ratio float64, ok bool) {
 	return 0, 1, false
 }
 
-// scoreAndObserve is uvZ followed by observeItem with one map access per key: the item is
+// score with observe is uvZ followed by observeItem with one map access per key: the item is
 // scored against the norms as they were before it, then added to them.
-func (n *norms) scoreAndObserve(hs, origin string, lg float64) (z, ratio float64, ok bool) {
+func (n *norms) score(hs, origin string, lg float64, observe bool) (z, ratio float64, ok bool) {
+	if !observe {
+		return n.uvZ(hs, origin, lg)
+	}
 	var keys [3]pkey
 	cnt := 0
 	if len(hs) >= 6 {

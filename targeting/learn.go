@@ -12,7 +12,7 @@ import (
 // applied is a label as it was added to the profiles, kept so that a correction can subtract
 // exactly what was added.
 type applied struct {
-	keys   []pkey
+	keys   []uint64 // hashed profile keys
 	w      float64
 	hit    bool
 	at     int64
@@ -85,18 +85,18 @@ func (e *Engine) learn(o Outcome) bool {
 	}
 	if had {
 		for _, k := range prev.keys {
-			st.prof.add(k, prev.at, -prev.w, prev.hit)
+			st.prof.addHash(k, prev.at, -prev.w, prev.hit)
 		}
 	}
 	a := applied{w: e.ipw(o.Propensity), hit: o.Hit, at: atU, result: rv}
-	a.keys = append(make([]pkey, 0, len(o.Features)+1), pkey{k: kAll})
+	a.keys = append(make([]uint64, 0, len(o.Features)+1), hashKey(st.prof.seed, pkey{k: kAll}))
 	for _, f := range o.Features {
 		if k, ok := featureKey(f); ok {
-			a.keys = append(a.keys, k)
+			a.keys = append(a.keys, hashKey(st.prof.seed, k))
 		}
 	}
 	for _, k := range a.keys {
-		st.prof.add(k, a.at, a.w, a.hit)
+		st.prof.addHash(k, a.at, a.w, a.hit)
 	}
 	st.labels.remember(id, a)
 	if !had {
@@ -142,7 +142,7 @@ func featureKey(f Feature) (pkey, bool) {
 func (e *Engine) Posterior(f Feature) (alpha, beta float64) {
 	st := e.state.Load()
 	now := e.clock.Load()
-	all := st.prof.all(now)
+	all := allFrom(st.prof, now)
 	k, ok := featureKey(f)
 	if !ok || k.k == kAll {
 		return all.a, all.b
@@ -169,5 +169,5 @@ func (e *Engine) posterior(st *state, k pkey, now int64, p0 float64) beta {
 	case kDeclarantImporter:
 		parent = e.posterior(st, pkey{k: kDeclarant, a: k.a}, now, p0).mean()
 	}
-	return st.prof.posterior(k, now, parent, m)
+	return posteriorFrom(st.prof, k, now, parent, m)
 }

@@ -146,7 +146,10 @@ func (p *profiles) get(key pkey, now int64) (h, n float64) {
 
 // add adds weight w (negative to undo) of a label observed at time at, hit or not.
 func (p *profiles) add(key pkey, at int64, w float64, hit bool) {
-	hk := hashKey(p.seed, key)
+	p.addHash(hashKey(p.seed, key), at, w, hit)
+}
+
+func (p *profiles) addHash(hk uint64, at int64, w float64, hit bool) {
 	s := &p.shards[hk%profileShards]
 	s.mu.Lock()
 	st := s.m[hk]
@@ -202,15 +205,30 @@ func (b beta) mean() float64 { return b.a / (b.a + b.b) }
 // n is the evidence in labels beyond the prior, used for exploration and "new entity" flags.
 func (b beta) evidence(prior float64) float64 { return b.a + b.b - prior }
 
-// posterior shrinks the sums of key toward the parent mean with strength m.
-func (p *profiles) posterior(key pkey, now int64, parent, m float64) beta {
-	h, n := p.get(key, now)
+// profileSource yields decayed label sums: the live profiles, or during Fit an out-of-fold
+// view that leaves out the labels of the example being encoded.
+type profileSource interface {
+	get(key pkey, now int64) (h, n float64)
+}
+
+// posteriorFrom shrinks the sums of key toward the parent mean with strength m.
+func posteriorFrom(src profileSource, key pkey, now int64, parent, m float64) beta {
+	h, n := src.get(key, now)
 	return beta{a: m*parent + h, b: m*(1-parent) + (n - h)}
 }
 
-func (p *profiles) all(now int64) beta {
-	h, n := p.get(pkey{k: kAll}, now)
+func allFrom(src profileSource, now int64) beta {
+	h, n := src.get(pkey{k: kAll}, now)
 	return beta{a: globalPriorA + h, b: globalPriorB + n - h}
+}
+
+// oofView is the sums of full minus those of one fold.
+type oofView struct{ full, fold *profiles }
+
+func (v oofView) get(key pkey, now int64) (h, n float64) {
+	hf, nf := v.full.get(key, now)
+	hk, nk := v.fold.get(key, now)
+	return max(hf-hk, 0), max(nf-nk, 0)
 }
 
 func logit(p float64) float64 {
