@@ -1,0 +1,28 @@
+package targeting
+
+import (
+	"context"
+
+	"github.com/portguard/portguard/targeting/gbdt"
+)
+
+// gbdtCombiner adapts a gradient-boosted-trees model to the Combiner interface. Trees see the
+// same input vector as the logistic model — profile log-odds, indicators and raw numerics —
+// and find the interactions between them that a linear model cannot.
+type gbdtCombiner struct{ m *gbdt.Model }
+
+// Kind implements Combiner.
+func (g gbdtCombiner) Kind() string { return CombinerGBDT }
+
+// Predict implements Combiner.
+func (g gbdtCombiner) Predict(x []float64) float64 { return g.m.Predict(x) }
+
+func init() {
+	challengers = append(challengers, trainer{kind: CombinerGBDT, train: func(ctx context.Context, X [][]float64, y, w []float64) (Combiner, error) {
+		m, err := gbdt.TrainContext(ctx, X, y, w, gbdt.DefaultConfig())
+		if err != nil {
+			return nil, err
+		}
+		return gbdtCombiner{m: m}, nil
+	}})
+}
