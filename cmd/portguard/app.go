@@ -44,6 +44,7 @@ type app struct {
 	reg       *prometheus.Registry
 	store     *analytics.Store
 	producer  *ingest.Producer
+	outbox    *ingest.Outbox
 	intake    *ingest.Intake
 	engine    *targeting.Engine
 	targeting *targeting.Service
@@ -68,6 +69,11 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 		return nil, fmt.Errorf("open clickhouse: %w", err)
 	}
 	a.producer = ingest.NewProducer(cfg.Brokers)
+	// Decisions go through a local outbox: durable before the API answers, forwarded to Kafka
+	// in the background, kept while Kafka is down.
+	if a.outbox, err = ingest.OpenOutbox(filepath.Join(cfg.DataDir, "outbox"), a.producer, log.With("role", "outbox")); err != nil {
+		return nil, err
+	}
 
 	// clearance first: it owns the audit chain that targeting writes to.
 	ccfg := clearance.DefaultConfig()
@@ -143,7 +149,7 @@ func (a *app) publishDecisions(ctx context.Context, ds []targeting.Decision) err
 	for i := range ds {
 		msgs[i] = ingest.Message{Topic: a.cfg.Topics.Decisions, Key: ds[i].DeclarationNo, Value: &ds[i]}
 	}
-	return a.producer.Publish(ctx, msgs...)
+	return a.outbox.Publish(ctx, msgs...)
 }
 
 // kafkaReady asks the first reachable broker for the decisions topic's metadata.
@@ -183,6 +189,7 @@ func (a *app) Run(ctx context.Context) error {
 		a.log.Warn("targeting warm start incomplete; deciding from in-memory state", "err", err)
 	}
 	g.Go(func() error { return a.intake.Run(gctx) })
+	g.Go(func() error { return a.outbox.Run(gctx) })
 	g.Go(func() error { return a.clearance.Run(gctx) })
 	consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
 	consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())
@@ -214,11 +221,23 @@ func (a *app) Run(ctx context.Context) error {
 	if ferr := a.intake.Flush(fctx); ferr != nil {
 		a.log.Error("flush on shutdown", "err", ferr)
 	}
+	if ferr := a.targeting.Flush(fctx); ferr != nil {
+		a.log.Error("targeting flush on shutdown", "err", ferr)
+	}
+	if ferr := a.outbox.Flush(fctx); ferr != nil {
+		a.log.Warn("outbox not fully forwarded; the next start sends the rest", "pending", a.outbox.Pending(), "err", ferr)
+	}
 	a.close()
 	return err
 }
 
 func (a *app) close() {
+	if a.targeting != nil {
+		a.targeting.Close()
+	}
+	if a.outbox != nil {
+		_ = a.outbox.Close()
+	}
 	if a.producer != nil {
 		_ = a.producer.Close()
 	}

@@ -8,6 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
 
 	"github.com/portguard/portguard/analytics"
 	"github.com/portguard/portguard/analytics/chserver"
@@ -37,6 +40,27 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 			rest = append(rest[:i:i], rest[i+1:]...)
 			break
 		}
+	}
+	if prof := env("PORTGUARD_CPUPROFILE"); prof != "" {
+		// Profile before optimizing: the whole benchmark, load generator included.
+		pf, err := os.Create(prof)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
+	if prof := env("PORTGUARD_BLOCKPROFILE"); prof != "" {
+		// Where goroutines wait: the latency of a service that is not CPU-bound hides here.
+		runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+		defer func() {
+			if pf, err := os.Create(prof); err == nil {
+				_ = pprof.Lookup("block").WriteTo(pf, 0)
+				pf.Close()
+			}
+		}()
 	}
 	res, err := kinds[args[0]](ctx, rest, env, stderr)
 	if err != nil {

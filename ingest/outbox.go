@@ -1,0 +1,200 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Outbox makes messages durable on local disk before anyone is told they were sent, then
+// forwards them to Kafka in the background (the transactional-outbox pattern). The synchronous
+// decision API uses it: a decision answered over HTTP must reach the decisions topic — clearance
+// makes inspection tasks from it — even if Kafka is down at that moment or the process dies right
+// after answering, and the answer must not wait for a broker round trip.
+//
+// Concurrent Publish calls are group-committed: one write and one fsync for all messages waiting
+// at that moment. Forwarding is at least once (a crash between the Kafka acknowledgement and the
+// removal of a spool segment sends again), so consumers must be idempotent, as all of portguard's
+// are (by declaration number and version).
+type Outbox struct {
+	spool *Spool
+	pub   Publisher
+	log   *slog.Logger
+
+	reqs   chan outboxReq
+	kick   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
+}
+
+type outboxReq struct {
+	msgs []Message
+	err  chan error
+}
+
+// outboxRecord is one spooled message.
+type outboxRecord struct {
+	Topic string          `json:"t"`
+	Key   string          `json:"k"`
+	Value json.RawMessage `json:"v"`
+}
+
+const outboxKind = "msg"
+
+// OpenOutbox opens (or recovers) the outbox journal in dir. Messages left there by an earlier
+// process are forwarded by Run. log may be nil.
+func OpenOutbox(dir string, pub Publisher, log *slog.Logger) (*Outbox, error) {
+	if pub == nil {
+		return nil, errors.New("ingest: outbox needs a publisher")
+	}
+	sp, err := OpenSpool(dir, 16<<20)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: outbox: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o := &Outbox{spool: sp, pub: pub, log: log, reqs: make(chan outboxReq, 1024),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go o.commitLoop()
+	return o, nil
+}
+
+// Publish returns once msgs are durable in the local journal; Run sends them to Kafka. It fails
+// only if the local disk does, or ctx ends first.
+func (o *Outbox) Publish(ctx context.Context, msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	r := outboxReq{msgs: msgs, err: make(chan error, 1)}
+	select {
+	case o.reqs <- r:
+	case <-o.stop:
+		return errors.New("ingest: outbox is closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.err:
+		return err
+	case <-ctx.Done():
+		// The commit may still happen; the message would then be sent, which is harmless
+		// (consumers are idempotent) — but the caller is told it may not have been.
+		return ctx.Err()
+	}
+}
+
+// commitLoop gathers every request waiting and commits them with one Append (one fsync).
+func (o *Outbox) commitLoop() {
+	defer close(o.done)
+	var batch []outboxReq
+	for {
+		select {
+		case r := <-o.reqs:
+			batch = append(batch[:0], r)
+		case <-o.stop:
+			return
+		}
+	gather:
+		for len(batch) < 4096 {
+			select {
+			case r := <-o.reqs:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		var recs []any
+		var err error
+		for _, r := range batch {
+			for _, m := range r.msgs {
+				var v []byte
+				switch x := m.Value.(type) {
+				case []byte:
+					v = x
+				case json.RawMessage:
+					v = x
+				default:
+					v, err = json.Marshal(x)
+				}
+				if err != nil {
+					break
+				}
+				recs = append(recs, outboxRecord{Topic: m.Topic, Key: m.Key, Value: v})
+			}
+		}
+		if err == nil {
+			err = o.spool.Append(context.Background(), outboxKind, recs...)
+		}
+		for _, r := range batch {
+			r.err <- err
+		}
+		select {
+		case o.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run forwards journaled messages to Kafka until ctx ends, in batches, retrying with backoff
+// while Kafka is unavailable. On return, whatever was not forwarded stays in the journal for the
+// next process.
+func (o *Outbox) Run(ctx context.Context) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := o.Flush(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			o.log.Warn("outbox: forwarding to Kafka failed; will retry", "pending", o.spool.Depth(), "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+			wait = min(wait*2, 5*time.Second)
+			continue
+		}
+		wait = 100 * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-o.kick:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Flush forwards everything journaled so far, once: Run's step, and the last one at shutdown.
+func (o *Outbox) Flush(ctx context.Context) error {
+	return o.spool.DrainBatches(ctx, 1000, func(_ string, raws [][]byte) error {
+		msgs := make([]Message, 0, len(raws))
+		for _, raw := range raws {
+			var r outboxRecord
+			if err := json.Unmarshal(raw, &r); err != nil {
+				// Written by us and checksummed: cannot happen short of a bug; never block the
+				// journal on one bad record.
+				o.log.Error("outbox: undecodable record dropped", "err", err)
+				continue
+			}
+			msgs = append(msgs, Message{Topic: r.Topic, Key: r.Key, Value: []byte(r.Value)})
+		}
+		return o.pub.Publish(ctx, msgs...)
+	})
+}
+
+// Pending is the number of journaled messages not yet forwarded.
+func (o *Outbox) Pending() int64 { return o.spool.Depth() }
+
+// Close stops accepting messages and closes the journal; unforwarded messages stay on disk.
+func (o *Outbox) Close() error {
+	o.closed.Do(func() { close(o.stop) })
+	<-o.done
+	return o.spool.Close()
+}

@@ -1,0 +1,103 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portguard/portguard/ingest"
+	"github.com/portguard/portguard/ingest/kafkatest"
+)
+
+func TestOutboxPublishIsDurableBeforeKafkaAndForwardsLater(t *testing.T) {
+	b := kafkatest.Start(t, 3)
+	dir := t.TempDir()
+	p := ingest.NewProducer([]string{b.Addr})
+	defer p.Close()
+
+	// First process: 200 concurrent publishes, then it "dies" before forwarding anything.
+	o, err := ingest.OpenOutbox(dir, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := o.Publish(context.Background(), ingest.Message{Topic: b.Topics.Decisions, Key: fmt.Sprint(i), Value: map[string]int{"n": i}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := o.Pending(); got != 200 {
+		t.Fatalf("pending %d, want 200 journaled before any forwarding", got)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Consume(t, b.Topics.Decisions, 1, 300*time.Millisecond); len(got) != 0 {
+		t.Fatalf("%d messages reached Kafka although nothing forwarded them", len(got))
+	}
+
+	// Second process on the same directory forwards every message exactly as journaled.
+	o2, err := ingest.OpenOutbox(dir, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o2.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o2.Run(ctx) }()
+	got := b.Consume(t, b.Topics.Decisions, 200, 20*time.Second)
+	cancel()
+	<-done
+	seen := map[int]bool{}
+	for _, m := range got {
+		var v struct{ N int }
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Key) != fmt.Sprint(v.N) {
+			t.Errorf("key %q carries value %d", m.Key, v.N)
+		}
+		seen[v.N] = true
+	}
+	if len(seen) != 200 {
+		t.Fatalf("%d distinct messages forwarded, want 200", len(seen))
+	}
+	kafkatest.WaitFor(t, 5*time.Second, "the journal is empty after forwarding", func() bool { return o2.Pending() == 0 })
+}
+
+func TestOutboxKeepsMessagesWhileKafkaIsDown(t *testing.T) {
+	b := kafkatest.Start(t, 1)
+	addr := b.Addr
+	b.Cluster.Close() // Kafka is down from the start.
+	p := ingest.NewProducer([]string{addr})
+	defer p.Close()
+	o, err := ingest.OpenOutbox(t.TempDir(), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	start := time.Now()
+	if err := o.Publish(context.Background(), ingest.Message{Topic: "portguard.decisions", Key: "k", Value: []byte(`{}`)}); err != nil {
+		t.Fatalf("publish with Kafka down: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("publish waited %v for an unreachable Kafka", d)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if o.Pending() != 1 {
+		t.Fatalf("pending %d, want the message kept while Kafka is down", o.Pending())
+	}
+	cancel()
+	<-done
+}
