@@ -78,11 +78,11 @@ func TrainContext(ctx context.Context, X [][]float64, y, w []float64, cfg Config
 				m.nodes[i].next += off
 			}
 		}
-		t.apply(tr, t.bm, t.F)
+		t.apply(tr, t.bm, t.F, t.sampled)
 		if vb == nil {
 			continue
 		}
-		t.apply(tr, vb, vF)
+		t.apply(tr, vb, vF, nil)
 		loss := logLoss(vF, vy, vw)
 		m.history = append(m.history, loss)
 		if loss < best-1e-12 {
@@ -177,6 +177,9 @@ type trainer struct {
 	base  float64
 	free  [][]histBin
 	part  [][]histBin // per-worker histograms of a parallel build
+	// sampled marks the rows of the current tree's sample: grow adds the leaf values to their
+	// scores, apply routes only the others.
+	sampled []bool
 }
 
 func newTrainer(cfg Config, X [][]float64, y, w []float64, rows []int, cuts [][]float64) *trainer {
@@ -185,7 +188,7 @@ func newTrainer(cfg Config, X [][]float64, y, w []float64, rows []int, cuts [][]
 		cfg: cfg, bm: binMatrix(X, rows, cuts),
 		y: make([]float64, n), w: make([]float64, n), F: make([]float64, n),
 		g: make([]float64, n), h: make([]float64, n),
-		idx: make([]int32, 0, n), tmp: make([]int32, n),
+		idx: make([]int32, 0, n), tmp: make([]int32, n), sampled: make([]bool, n),
 		rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6bd7)),
 	}
 	for f := range cuts {
@@ -261,13 +264,16 @@ func (t *trainer) grow() tree {
 	// Rows and features this tree sees.
 	t.idx = t.idx[:0]
 	for i := range t.F {
-		if cfg.Subsample >= 1 || t.rng.Float64() < cfg.Subsample {
+		in := cfg.Subsample >= 1 || t.rng.Float64() < cfg.Subsample
+		t.sampled[i] = in
+		if in {
 			t.idx = append(t.idx, int32(i))
 		}
 	}
 	if len(t.idx) < 2*cfg.MinLeaf {
 		t.idx = t.idx[:0]
 		for i := range t.F {
+			t.sampled[i] = true
 			t.idx = append(t.idx, int32(i))
 		}
 	}
@@ -313,7 +319,11 @@ func (t *trainer) grow() tree {
 			}
 			if s.gain <= cfg.MinGain || s.gain <= 0 {
 				t.release(nd.hist)
-				continue // stays a leaf
+				// A leaf: its rows' scores move now; rows outside the sample are routed later.
+				for _, r := range t.idx[nd.lo:nd.hi] {
+					t.F[r] += value
+				}
+				continue
 			}
 			l, r := newNode(), newNode()
 			cuts := t.bm.cuts[s.feat]
@@ -495,10 +505,14 @@ func (t *trainer) partition(lo, hi int, s splitInfo) int {
 	return w
 }
 
-// apply adds the tree's output to the raw scores F of binned rows.
-func (t *trainer) apply(tr tree, bm *binned, F []float64) {
+// apply adds the tree's output to the raw scores F of binned rows, skipping those marked in
+// skip (already updated while growing).
+func (t *trainer) apply(tr tree, bm *binned, F []float64, skip []bool) {
 	p := bm.p
 	for i := range F {
+		if skip != nil && skip[i] {
+			continue
+		}
 		row := bm.bins[i*p : i*p+p]
 		j := 0
 		for {
