@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"migrate": {"apply the ClickHouse schema migrations", runMigrate},
 		"audit":   {"verify the hash-chained audit trail: audit verify", runAudit},
 		"bench":   {"measure: bench ingest|decide|http|analytics [--json]", runBench},
+		"gen":     {"write a deterministic synthetic declaration stream (csv, jsonl, kafka)", runGen},
 	}
 }
 
