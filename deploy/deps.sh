@@ -4,7 +4,7 @@
 set -euo pipefail
 
 want=(clickhouse-server clickhouse-client kcat)
-[ "${1:-}" = "--tests" ] && want+=(chromium fonts-noto-cjk)
+[ "${1:-}" = "--tests" ] && want+=(chromium fonts-noto-cjk docker-compose)
 
 missing=()
 for p in "${want[@]}"; do
