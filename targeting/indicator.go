@@ -19,10 +19,11 @@ const (
 
 // uvHist is the unit-value distribution of one HS6 (or HS6 × origin, or HS4).
 type uvHist struct {
-	c        [uvBins]float32
+	// The header comes first, in the same cache line as the first bins.
 	n        float32
 	med, mad float32 // cached, refreshed every few observations
 	stale    uint8
+	c        [uvBins]float32
 }
 
 func uvBin(lg float64) int {
@@ -88,28 +89,25 @@ type norms struct {
 	seed   maphash.Seed
 	shards [32]struct {
 		mu sync.RWMutex
-		m  map[uint64]*uvHist
+		m  otable[*uvHist]
+		_  [24]byte
 	}
 }
 
 func newNorms() *norms {
-	n := &norms{seed: maphash.MakeSeed()}
-	for i := range n.shards {
-		n.shards[i].m = map[uint64]*uvHist{}
-	}
-	return n
+	return &norms{seed: maphash.MakeSeed()}
 }
 
-func (n *norms) shard(hk uint64) int { return int(hk % uint64(len(n.shards))) }
+func (n *norms) shard(hk uint64) int { return int((hk >> 1) % uint64(len(n.shards))) } // bit 0 is the kind class
 
 func (n *norms) observe(k pkey, lg float64) {
 	hk := hashKey(n.seed, k)
 	s := &n.shards[n.shard(hk)]
 	s.mu.Lock()
-	h := s.m[hk]
+	h, _ := s.m.get(hk)
 	if h == nil {
 		h = &uvHist{}
-		s.m[hk] = h
+		s.m.put(hk, h)
 	}
 	h.add(lg)
 	s.mu.Unlock()
@@ -120,7 +118,7 @@ func (n *norms) norm(k pkey) (med, scale float64, ok bool) {
 	hk := hashKey(n.seed, k)
 	s := &n.shards[n.shard(hk)]
 	s.mu.RLock()
-	h := s.m[hk]
+	h, _ := s.m.get(hk)
 	if h != nil && h.n >= uvMinCount {
 		med, scale, ok = float64(h.med), 1.4826*float64(h.mad), true
 	}
@@ -184,10 +182,10 @@ func (n *norms) score(hs, origin string, lg float64, observe bool) (z, ratio flo
 		hk := hashKey(n.seed, keys[i])
 		s := &n.shards[n.shard(hk)]
 		s.mu.Lock()
-		h := s.m[hk]
+		h, _ := s.m.get(hk)
 		if h == nil {
 			h = &uvHist{}
-			s.m[hk] = h
+			s.m.put(hk, h)
 		}
 		if !ok && h.n >= uvMinCount {
 			med, scale := float64(h.med), 1.4826*float64(h.mad)

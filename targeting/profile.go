@@ -96,43 +96,55 @@ type stat struct {
 const profileShards = 64
 
 // profiles is a sharded, concurrency-safe store of decayed label sums. Values are keyed by a
-// 64-bit hash of (kind, value): a million enterprises then cost ~40 bytes each and a lookup
+// 64-bit hash of (kind, value): a million enterprises then cost ~50 bytes each and a lookup
 // touches no key strings. Two values colliding (odds ~10⁻⁸ at a few million values) would only
-// pool their evidence.
+// pool their evidence. High-cardinality kinds (entities and crosses) live in their own shards,
+// so that the few thousand HS codes, countries, ports and modes every decision reads stay in
+// cache instead of being scattered among a million importers; the lowest bit of the key hash
+// says which (1: entity).
 type profiles struct {
 	seed   maphash.Seed
 	lambda float64 // decay per second: ln 2 / half-life
-	shards [profileShards]struct {
-		mu sync.RWMutex
-		m  map[uint64]stat
-		_  [40]byte // keep shards on separate cache lines
-	}
+	shards [2 * profileShards]pshard
+}
+
+type pshard struct {
+	mu sync.RWMutex
+	t  ptable
+	_  [24]byte // keep shards on separate cache lines
 }
 
 func newProfiles(halfLifeSeconds float64) *profiles {
-	p := &profiles{seed: maphash.MakeSeed(), lambda: math.Ln2 / halfLifeSeconds}
-	for i := range p.shards {
-		p.shards[i].m = make(map[uint64]stat)
-	}
-	return p
+	return &profiles{seed: maphash.MakeSeed(), lambda: math.Ln2 / halfLifeSeconds}
 }
 
-// hashKey hashes a profile key; the same function serves the unit-value norms.
+// hashKey hashes a profile key; the same function serves the unit-value norms. The lowest bit
+// is 1 for high-cardinality kinds.
 func hashKey(seed maphash.Seed, key pkey) uint64 {
 	h := maphash.String(seed, key.a) ^ (uint64(key.k)+1)*0x9e3779b97f4a7c15
 	if key.b != "" {
 		h = (h ^ maphash.String(seed, key.b)*0xc2b2ae3d27d4eb4f) * 0xff51afd7ed558ccd
 		h ^= h >> 33
 	}
-	return h
+	if key.k.isEntity() || key.k == kHS6Origin {
+		return h | 1
+	}
+	return h &^ 1
+}
+
+func (p *profiles) shard(hk uint64) *pshard {
+	return &p.shards[(hk&1)*profileShards+(hk>>1)%profileShards]
 }
 
 // get returns the sums decayed to time now (unix seconds).
 func (p *profiles) get(key pkey, now int64) (h, n float64) {
-	hk := hashKey(p.seed, key)
-	s := &p.shards[hk%profileShards]
+	return p.getHash(hashKey(p.seed, key), now)
+}
+
+func (p *profiles) getHash(hk uint64, now int64) (h, n float64) {
+	s := p.shard(hk)
 	s.mu.RLock()
-	st, ok := s.m[hk]
+	st, ok := s.t.get(hk)
 	s.mu.RUnlock()
 	if !ok {
 		return 0, 0
@@ -150,9 +162,9 @@ func (p *profiles) add(key pkey, at int64, w float64, hit bool) {
 }
 
 func (p *profiles) addHash(hk uint64, at int64, w float64, hit bool) {
-	s := &p.shards[hk%profileShards]
+	s := p.shard(hk)
 	s.mu.Lock()
-	st := s.m[hk]
+	st, _ := s.t.get(hk)
 	if st.n == 0 && st.h == 0 {
 		st.t = at
 	}
@@ -175,9 +187,9 @@ func (p *profiles) addHash(hk uint64, at int64, w float64, hit bool) {
 	}
 	st.h = min(max(st.h, 0), st.n)
 	if st.n == 0 {
-		delete(s.m, hk)
+		s.t.del(hk)
 	} else {
-		s.m[hk] = st
+		s.t.put(hk, st)
 	}
 	s.mu.Unlock()
 }
@@ -188,7 +200,7 @@ func (p *profiles) len() int {
 	for i := range p.shards {
 		s := &p.shards[i]
 		s.mu.RLock()
-		n += len(s.m)
+		n += s.t.n
 		s.mu.RUnlock()
 	}
 	return n

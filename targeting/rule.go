@@ -553,6 +553,11 @@ func (c *compiledRule) matches(in *ruleInput, now int64) bool {
 	return false
 }
 
+// inScope checks the time window and the port scope only.
+func (c *compiledRule) inScope(in *ruleInput, now int64) bool {
+	return now >= c.from && now < c.to && (len(c.ports) == 0 || slices.Contains(c.ports, in.d.Port))
+}
+
 // matchesItem is matches restricted to one item (for rules found through that item's values).
 func (c *compiledRule) matchesItem(in *ruleInput, now int64, item int) bool {
 	if now < c.from || now >= c.to {
