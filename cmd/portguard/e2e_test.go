@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -416,6 +417,11 @@ func TestTheWholeLoopRunsEndToEndThroughKafkaTheAPIAndClickHouse(t *testing.T) {
 		t.Errorf("dead_letters holds %d rows, want 2", got)
 	}
 
+	// Third-party clients work against it: kcat reads decisions, clickhouse-client queries.
+	thirdParty(t, "kcat", []string{"-b", p.Kafka, "-t", topics.Decisions, "-C", "-e", "-c", "1", "-q"}, `"schema":"portguard.decision/v1"`)
+	thirdParty(t, "clickhouse-client", []string{"--host", "127.0.0.1", "--port", portOf(p.ClickHouse), "-q",
+		"SELECT count() FROM declarations FINAL"}, fmt.Sprint(n))
+
 	// The trend query answers with today's inspection and hit rates.
 	var trend struct {
 		Points []struct {
@@ -463,5 +469,24 @@ func TestTheWholeLoopRunsEndToEndThroughKafkaTheAPIAndClickHouse(t *testing.T) {
 	out, err := verify()
 	if err == nil || !strings.Contains(out, fmt.Sprintf("BROKEN at record %d", victim)) {
 		t.Fatalf("audit verify after tampering with record %d: err %v, output %s", victim, err, out)
+	}
+}
+
+// thirdParty runs a client we do not own against the program and expects want in its output.
+func thirdParty(t *testing.T, name string, args []string, want string) {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed; deploy/deps.sh installs it", name)
+		}
+		t.Logf("skipped the %s check: not installed (./deploy/test.sh installs it)", name)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), want) {
+		t.Errorf("%s %v: err %v, output lacks %q:\n%s", name, args, err, want, out)
 	}
 }
