@@ -3,6 +3,7 @@ package targeting
 import (
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -26,8 +27,11 @@ type Engine struct {
 	seq     atomic.Int64 // model version counter
 	sevLens []int        // distinct prefix lengths of cfg.SeverityWeights, longest first
 
-	ctrlMu sync.RWMutex
-	ctrls  map[string]*controller
+	ctrlMu sync.Mutex
+	ctrls  map[string]*controller // under ctrlMu
+	// ctrlView is a copy of ctrls for lock-free reads on the decision path (a shared read
+	// lock would bounce its cache line between cores on every decision).
+	ctrlView atomic.Pointer[map[string]*controller]
 
 	pool sync.Pool
 }
@@ -59,7 +63,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	e.state.Store(e.newState(&model{version: "v0-prior", comb: priorCombiner()}))
 	e.rules.Store(buildIndex(nil))
 	e.book = newRuleBook(e)
-	e.pool.New = func() any { return new(scratch) }
+	e.pool.New = func() any { return &scratch{draw: newDrawer(e.cfg.RandomKey)} }
 	return e, nil
 }
 
@@ -101,6 +105,7 @@ type scratch struct {
 	txt        text
 	reasons    []reasonRef
 	feats      []featureRef
+	draw       *drawer
 }
 
 // Decide targets one declaration at time now. It never fails: with no rules and no labels it
@@ -155,7 +160,7 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 	sc.reasons = sc.reasons[:0]
 	for i, c := range sc.matched {
 		pct := c.r.Percent / 100
-		sel := pct >= 1 || RandomDraw(cfg.RandomKey, c.r.ID, d.Number) < pct
+		sel := pct >= 1 || sc.draw.draw(c.r.ID, d.Number) < pct
 		dec.RulesFired[i] = RuleHit{ID: c.r.ID, Version: c.r.Version, Title: c.r.Title, Action: c.r.Action, Selected: sel}
 		if c.stats != nil {
 			c.stats.matches.Add(1)
@@ -174,13 +179,13 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 	}
 
 	// Random control and exploration, each from its own keyed draw.
-	uR := RandomDraw(cfg.RandomKey, saltRandom, d.Number)
+	uR := sc.draw.draw(saltRandom, d.Number)
 	rate := cfg.randomRate(d.Port, grade)
 	dec.Random = uR < rate
 	target := cfg.targetRate(d.Port)
 	uncertain := me / (me + max(ec.impEvidence, 0))
 	eRate := min(target*cfg.ExploreShare*(0.5+1.5*uncertain), 1)
-	explore := RandomDraw(cfg.RandomKey, saltExplore, d.Number) < eRate
+	explore := sc.draw.draw(saltExplore, d.Number) < eRate
 
 	// Capacity: the model selects what scores above the port's current thresholds.
 	ctrl := e.controller(d.Port)
@@ -419,19 +424,26 @@ func (e *Engine) severity(hs string) float64 {
 }
 
 func (e *Engine) controller(port string) *controller {
-	e.ctrlMu.RLock()
-	c := e.ctrls[port]
-	e.ctrlMu.RUnlock()
-	if c != nil {
-		return c
+	if v := e.ctrlView.Load(); v != nil {
+		if c := (*v)[port]; c != nil {
+			return c
+		}
 	}
 	e.ctrlMu.Lock()
 	defer e.ctrlMu.Unlock()
-	if c = e.ctrls[port]; c == nil {
+	c := e.ctrls[port]
+	if c == nil {
 		c = newController(e.cfg.ControllerHalfLife)
 		e.ctrls[strings.Clone(port)] = c
+		e.publishCtrls()
 	}
 	return c
+}
+
+// publishCtrls refreshes the lock-free view of the controllers; the caller holds ctrlMu.
+func (e *Engine) publishCtrls() {
+	v := maps.Clone(e.ctrls)
+	e.ctrlView.Store(&v)
 }
 
 // Thresholds returns a port's current RED and YELLOW score thresholds (+Inf before the
@@ -458,8 +470,8 @@ func (e *Engine) nextVersion(kind string) string {
 // millions of enterprises: the grade is a one-byte index into a small name table.
 type grades struct {
 	seed   maphash.Seed
-	namesM sync.RWMutex
-	names  []string
+	namesM sync.Mutex              // serializes writers of names
+	names  atomic.Pointer[[]string] // grade names by index, copied on write
 	shards [32]struct {
 		mu sync.RWMutex
 		m  map[uint64]uint8 // keyed by hash of the enterprise key, like the profiles
@@ -468,7 +480,7 @@ type grades struct {
 
 func (g *grades) init() {
 	g.seed = maphash.MakeSeed()
-	g.names = []string{""}
+	g.names.Store(&[]string{""})
 	for i := range g.shards {
 		g.shards[i].m = map[uint64]uint8{}
 	}
@@ -483,18 +495,17 @@ func (g *grades) get(k string) string {
 	if !ok {
 		return ""
 	}
-	g.namesM.RLock()
-	n := g.names[i]
-	g.namesM.RUnlock()
-	return n
+	return (*g.names.Load())[i]
 }
 
 func (g *grades) set(k, grade string) {
 	g.namesM.Lock()
-	i := slices.Index(g.names, grade)
-	if i < 0 && len(g.names) < 255 {
-		g.names = append(g.names, strings.Clone(grade))
-		i = len(g.names) - 1
+	names := *g.names.Load()
+	i := slices.Index(names, grade)
+	if i < 0 && len(names) < 255 {
+		names = append(slices.Clip(names), strings.Clone(grade))
+		g.names.Store(&names)
+		i = len(names) - 1
 	}
 	g.namesM.Unlock()
 	if i < 0 {

@@ -217,6 +217,7 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 		slices.Reverse(scores) // oldest first, as they happened
 		c.prime(scores, cfg.targetRate(port), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
 	}
+	e.publishCtrls()
 	e.ctrlMu.Unlock()
 	e.advance(nowU)
 	return rep, nil

@@ -23,7 +23,11 @@ type uvHist struct {
 	n        float32
 	med, mad float32 // cached, refreshed every few observations
 	stale    uint8
-	c        [uvBins]float32
+	// dirty: med and mad are behind the counts. Below 64 observations every observation
+	// refreshes them; that refresh is deferred until they are read (or the 64th observation
+	// arrives), which gives the same figures without computing the many that nobody reads.
+	dirty bool
+	c     [uvBins]float32
 }
 
 func uvBin(lg float64) int {
@@ -32,6 +36,9 @@ func uvBin(lg float64) int {
 }
 
 func (h *uvHist) add(lg float64) {
+	if h.dirty && h.n+1 >= 64 {
+		h.refresh() // the refresh the previous observation asked for
+	}
 	h.c[uvBin(lg)]++
 	h.n++
 	if h.n > uvMaxCount {
@@ -42,14 +49,31 @@ func (h *uvHist) add(lg float64) {
 		}
 	}
 	h.stale++
-	if h.n < 64 || h.stale >= 16 {
+	switch {
+	case h.n < 64:
+		h.dirty, h.stale = true, 0
+	case h.stale >= 16:
 		h.refresh()
 	}
 }
 
 // refresh recomputes median and MAD by interpolation within bins.
 func (h *uvHist) refresh() {
-	h.stale = 0
+	h.stale, h.dirty = 0, false
+	h.med, h.mad = h.compute()
+}
+
+// current returns median and MAD as of the latest refresh, computing a deferred one without
+// storing it (for readers holding only a read lock).
+func (h *uvHist) current() (med, mad float32) {
+	if h.dirty {
+		return h.compute()
+	}
+	return h.med, h.mad
+}
+
+// compute derives median and MAD from the counts.
+func (h *uvHist) compute() (float32, float32) {
 	half := h.n / 2
 	var cum float32
 	med := float32(uvLo)
@@ -60,7 +84,6 @@ func (h *uvHist) refresh() {
 		}
 		cum += c
 	}
-	h.med = med
 	// MAD: grow a window around the median until it holds half of the mass.
 	mb := uvBin(float64(med))
 	lo, hi := mb, mb
@@ -81,7 +104,7 @@ func (h *uvHist) refresh() {
 			mass += h.c[hi]
 		}
 	}
-	h.mad = float32(max(float64(med)-(uvLo+uvWidth*float64(lo)), (uvLo+uvWidth*float64(hi+1))-float64(med)) / 2)
+	return med, float32(max(float64(med)-(uvLo+uvWidth*float64(lo)), (uvLo+uvWidth*float64(hi+1))-float64(med)) / 2)
 }
 
 // norms holds the unit-value histograms, sharded by key.
@@ -120,7 +143,8 @@ func (n *norms) norm(k pkey) (med, scale float64, ok bool) {
 	s.mu.RLock()
 	h, _ := s.m.get(hk)
 	if h != nil && h.n >= uvMinCount {
-		med, scale, ok = float64(h.med), 1.4826*float64(h.mad), true
+		m, d := h.current()
+		med, scale, ok = float64(m), 1.4826*float64(d), true
 	}
 	s.mu.RUnlock()
 	return med, scale, ok
@@ -188,6 +212,9 @@ func (n *norms) score(hs, origin string, lg float64, observe bool) (z, ratio flo
 			s.m.put(hk, h)
 		}
 		if !ok && h.n >= uvMinCount {
+			if h.dirty {
+				h.refresh()
+			}
 			med, scale := float64(h.med), 1.4826*float64(h.mad)
 			z, ratio, ok = (lg-med)/max(scale, 0.05), math.Pow(10, lg-med), true
 		}

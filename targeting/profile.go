@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"math"
 	"strings"
-	"sync"
 )
 
 // kind is a profiled attribute: each value of each kind has its own Beta posterior of the hit
@@ -108,11 +107,6 @@ type profiles struct {
 	shards [2 * profileShards]pshard
 }
 
-type pshard struct {
-	mu sync.RWMutex
-	t  ptable
-	_  [24]byte // keep shards on separate cache lines
-}
 
 func newProfiles(halfLifeSeconds float64) *profiles {
 	return &profiles{seed: maphash.MakeSeed(), lambda: math.Ln2 / halfLifeSeconds}
@@ -142,10 +136,7 @@ func (p *profiles) get(key pkey, now int64) (h, n float64) {
 }
 
 func (p *profiles) getHash(hk uint64, now int64) (h, n float64) {
-	s := p.shard(hk)
-	s.mu.RLock()
-	st, ok := s.t.get(hk)
-	s.mu.RUnlock()
+	st, ok := p.shard(hk).get(hk)
 	if !ok {
 		return 0, 0
 	}
@@ -164,7 +155,7 @@ func (p *profiles) add(key pkey, at int64, w float64, hit bool) {
 func (p *profiles) addHash(hk uint64, at int64, w float64, hit bool) {
 	s := p.shard(hk)
 	s.mu.Lock()
-	st, _ := s.t.get(hk)
+	st, _ := s.get(hk)
 	if st.n == 0 && st.h == 0 {
 		st.t = at
 	}
@@ -186,11 +177,7 @@ func (p *profiles) addHash(hk uint64, at int64, w float64, hit bool) {
 		st.n, st.h = 0, 0
 	}
 	st.h = min(max(st.h, 0), st.n)
-	if st.n == 0 {
-		s.t.del(hk)
-	} else {
-		s.t.put(hk, st)
-	}
+	s.set(hk, st)
 	s.mu.Unlock()
 }
 
@@ -199,9 +186,9 @@ func (p *profiles) len() int {
 	n := 0
 	for i := range p.shards {
 		s := &p.shards[i]
-		s.mu.RLock()
-		n += s.t.n
-		s.mu.RUnlock()
+		s.mu.Lock()
+		n += s.n
+		s.mu.Unlock()
 	}
 	return n
 }

@@ -37,8 +37,10 @@ func fixKey(k uint64) uint64 {
 
 // home is the first slot for key: the high bits of the product with the size (no power of two
 // needed, so the table can grow by half rather than double).
-func (t *otable[V]) home(key uint64) int {
-	hi, _ := bits.Mul64(key*0x9e3779b97f4a7c15, uint64(len(t.slots)))
+func (t *otable[V]) home(key uint64) int { return homeN(key, len(t.slots)) }
+
+func homeN(key uint64, n int) int {
+	hi, _ := bits.Mul64(key*0x9e3779b97f4a7c15, uint64(n))
 	return int(hi)
 }
 

@@ -1,6 +1,7 @@
 package targeting
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -50,5 +51,50 @@ func TestProfileTableAgreesWithAMapThroughInsertsUpdatesAndDeletes(t *testing.T)
 	})
 	if seen != len(ref) {
 		t.Errorf("each yielded %d entries, want %d", seen, len(ref))
+	}
+}
+
+func TestProfileShardReadersNeverSeeATornOrMisplacedEntry(t *testing.T) {
+	var s pshard
+	const keys = 2000
+	done := make(chan struct{})
+	errs := make(chan string, 4)
+	for g := 0; g < 3; g++ {
+		go func(g int) {
+			r := rand.New(rand.NewPCG(uint64(g), 9))
+			for {
+				select {
+				case <-done:
+					errs <- ""
+					return
+				default:
+				}
+				k := uint64(r.IntN(keys)) + 1
+				st, ok := s.get(k)
+				// Every write stores h = n = t = the key times a version; anything else is torn
+				// or belongs to another key.
+				if ok && (st.h != st.n || float64(st.t) != st.n || uint64(st.n)%k != 0) {
+					errs <- fmt.Sprintf("key %d read %+v", k, st)
+					return
+				}
+			}
+		}(g)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := 0; i < 300_000; i++ {
+		k := uint64(r.IntN(keys)) + 1
+		v := float64(k * uint64(1+r.IntN(1000)))
+		if r.IntN(4) == 0 {
+			v = 0 // delete
+		}
+		s.mu.Lock()
+		s.set(k, stat{h: v, n: v, t: int64(v)})
+		s.mu.Unlock()
+	}
+	close(done)
+	for g := 0; g < 3; g++ {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 )
 
 // Salts of the engine's own keyed draws. Rules use their ID as the salt, so a rule's percentage
@@ -65,4 +66,27 @@ func drawSlow(key []byte, salt, number string) float64 {
 // toUnit maps the first 53 bits of b to [0, 1) exactly, as math/rand does for Float64.
 func toUnit(b []byte) float64 {
 	return float64(binary.BigEndian.Uint64(b)>>11) / (1 << 53)
+}
+
+// drawer computes RandomDraw for one key with the HMAC's padded-key states computed once:
+// per draw it hashes two blocks instead of four. Not safe for concurrent use (it lives in the
+// per-call scratch).
+type drawer struct {
+	mac hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+}
+
+func newDrawer(key []byte) *drawer {
+	d := &drawer{mac: hmac.New(sha256.New, key)}
+	d.mac.Reset() // makes the HMAC save its padded-key states
+	return d
+}
+
+// draw equals RandomDraw(key, salt, number).
+func (d *drawer) draw(salt, number string) float64 {
+	d.buf = append(append(append(d.buf[:0], salt...), 0), number...)
+	d.mac.Reset()
+	d.mac.Write(d.buf)
+	return toUnit(d.mac.Sum(d.sum[:0])[:8])
 }

@@ -76,3 +76,15 @@ func BenchmarkRandomDraw(b *testing.B) {
 		RandomDraw(key, saltRandom, "310120240000000001")
 	}
 }
+
+func TestThePrecomputedDrawerAgreesWithRandomDraw(t *testing.T) {
+	for _, key := range [][]byte{DevRandomKey, []byte("k"), make([]byte, 100)} {
+		d := newDrawer(key)
+		for i := 0; i < 500; i++ {
+			salt, number := []string{"random", "explore", "R-JP-FISH", ""}[i%4], fmt.Sprintf("%018d", i*7919)
+			if got, want := d.draw(salt, number), RandomDraw(key, salt, number); got != want {
+				t.Fatalf("key %q salt %q number %s: drawer %v, RandomDraw %v", key, salt, number, got, want)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package targeting
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -20,7 +21,7 @@ import (
 // postings, not the rule's condition tree scattered in memory.
 type ruleIndex struct {
 	rules    []*compiledRule
-	hs       map[uint64][]posting // packed HS prefix (see hsKey) → postings
+	hs       otable[[]posting]    // packed HS prefix (see hsKey) → postings
 	hsLens   []int                // distinct prefix lengths in hs, ascending
 	eq       map[ixKey][]posting  // (text field, attribute name, value) → postings
 	eqHeader []ixField            // header fields present in eq
@@ -34,13 +35,34 @@ type ruleIndex struct {
 type posting struct {
 	ord int32
 	ff  field
+	fop numOp
 	// exact: the index key and the pre-check are the rule's whole condition, so passing the
 	// pre-check means the conditions hold; only the time window and port scope remain.
 	exact bool
-	fop   Op
-	key   uint64 // packed text value (packText) for text pre-checks
-	lo    float64
-	hi    float64
+	key   uint64  // packed text value (packText) for a text pre-check; lower bound bits for a numeric one
+	hi    float64 // upper bound of a numeric pre-check
+}
+
+// numOp is a numeric pre-check's comparison, a byte so that postings stay 24 bytes.
+type numOp uint8
+
+const (
+	numRange numOp = iota
+	numBelow
+	numAbove
+	numEq
+)
+
+func numOpOf(op Op) numOp {
+	switch op {
+	case OpBelow:
+		return numBelow
+	case OpAbove:
+		return numAbove
+	case OpEq:
+		return numEq
+	}
+	return numRange
 }
 
 // packText packs a text of at most 7 bytes, with its length, into a word; longer texts give a
@@ -100,15 +122,16 @@ func (p *posting) passOn(in *ruleInput, item int) bool {
 	if !ok {
 		return false
 	}
+	lo := math.Float64frombits(p.key)
 	switch p.fop {
-	case OpBelow:
+	case numBelow:
 		return v < p.hi
-	case OpAbove:
-		return v > p.lo
-	case OpEq:
-		return v == p.lo
+	case numAbove:
+		return v > lo
+	case numEq:
+		return v == lo
 	default:
-		return v >= p.lo && v <= p.hi
+		return v >= lo && v <= p.hi
 	}
 }
 
@@ -174,18 +197,18 @@ func preChecksLeaf(c *compiledRule, exclude field) ([]posting, *cexpr) {
 		if n := len(c.ports); n > 0 && n <= 4 && exclude != fPort {
 			out := make([]posting, n)
 			for i, p := range c.ports {
-				out[i] = posting{ff: fPort, fop: OpEq, key: packText(p)}
+				out[i] = posting{ff: fPort, key: packText(p)}
 			}
 			return out, nil
 		}
 		return []posting{{}}, nil
 	}
 	if best.f.numeric() {
-		return []posting{{ff: best.f, fop: best.op, lo: best.lo, hi: best.hi}}, best
+		return []posting{{ff: best.f, fop: numOpOf(best.op), key: math.Float64bits(best.lo), hi: best.hi}}, best
 	}
 	out := make([]posting, len(best.vals))
 	for i, v := range best.vals {
-		out[i] = posting{ff: best.f, fop: OpEq, key: packText(v)}
+		out[i] = posting{ff: best.f, key: packText(v)}
 	}
 	return out, best
 }
@@ -269,7 +292,7 @@ func worstRank(ks []ixKey) int {
 }
 
 func buildIndex(rules []*compiledRule) *ruleIndex {
-	ix := &ruleIndex{rules: rules, hs: map[uint64][]posting{}, eq: map[ixKey][]posting{}}
+	ix := &ruleIndex{rules: rules, eq: map[ixKey][]posting{}}
 	lens := map[int]bool{}
 	fields := map[ixField]bool{}
 	for ord, c := range rules {
@@ -298,7 +321,8 @@ func buildIndex(rules []*compiledRule) *ruleIndex {
 					ix.scan = appendPostings(ix.scan, int32(ord), pc)
 					continue
 				}
-				ix.hs[hk] = appendPostings(ix.hs[hk], int32(ord), pc)
+				ps, _ := ix.hs.get(hk)
+				ix.hs.put(hk, appendPostings(ps, int32(ord), pc))
 				lens[len(k.v)] = true
 				continue
 			}
@@ -391,7 +415,7 @@ func (ix *ruleIndex) match(in *ruleInput, now time.Time, m *matcher, out []*comp
 				v = v*10 + uint64(c-'0')
 				if l == ix.hsLens[next] {
 					next++
-					if ps := ix.hs[hsKey(v, l)]; len(ps) > 0 {
+					if ps, _ := ix.hs.get(hsKey(v, l)); len(ps) > 0 {
 						out = ix.try(ps, in, i, nowN, m, out)
 					}
 				}
