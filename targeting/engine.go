@@ -470,7 +470,7 @@ func (e *Engine) nextVersion(kind string) string {
 // millions of enterprises: the grade is a one-byte index into a small name table.
 type grades struct {
 	seed   maphash.Seed
-	namesM sync.Mutex              // serializes writers of names
+	namesM sync.Mutex               // serializes writers of names
 	names  atomic.Pointer[[]string] // grade names by index, copied on write
 	shards [32]struct {
 		mu sync.RWMutex

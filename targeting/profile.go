@@ -107,7 +107,6 @@ type profiles struct {
 	shards [2 * profileShards]pshard
 }
 
-
 func newProfiles(halfLifeSeconds float64) *profiles {
 	return &profiles{seed: maphash.MakeSeed(), lambda: math.Ln2 / halfLifeSeconds}
 }

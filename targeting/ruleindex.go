@@ -21,11 +21,11 @@ import (
 // postings, not the rule's condition tree scattered in memory.
 type ruleIndex struct {
 	rules    []*compiledRule
-	hs       otable[[]posting]    // packed HS prefix (see hsKey) → postings
-	hsLens   []int                // distinct prefix lengths in hs, ascending
-	eq       map[ixKey][]posting  // (text field, attribute name, value) → postings
-	eqHeader []ixField            // header fields present in eq
-	eqItem   []ixField            // item fields present in eq
+	hs       otable[[]posting]   // packed HS prefix (see hsKey) → postings
+	hsLens   []int               // distinct prefix lengths in hs, ascending
+	eq       map[ixKey][]posting // (text field, attribute name, value) → postings
+	eqHeader []ixField           // header fields present in eq
+	eqItem   []ixField           // item fields present in eq
 	scan     []posting
 }
 
