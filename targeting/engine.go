@@ -2,7 +2,6 @@ package targeting
 
 import (
 	"fmt"
-	"hash/maphash"
 	"maps"
 	"math"
 	"slices"
@@ -261,7 +260,8 @@ func (e *Engine) modelReasons(sc *scratch, m *model, x []float64, p0, underRatio
 	if ex, ok := m.comb.(Explainer); ok {
 		ex.Contributions(x, c)
 	} else {
-		// Trees do not decompose; the prior model's weights give the direction and scale.
+		// A combiner that cannot explain itself: the prior model's weights give the direction
+		// and scale.
 		pc := priorCombinerWeights
 		for i := range c {
 			if i < len(pc) {
@@ -469,7 +469,7 @@ func (e *Engine) nextVersion(kind string) string {
 // grades maps enterprise keys to grade names, sharded for concurrent reads and compact for
 // millions of enterprises: the grade is a one-byte index into a small name table.
 type grades struct {
-	seed   maphash.Seed
+	seed   uint64
 	namesM sync.Mutex               // serializes writers of names
 	names  atomic.Pointer[[]string] // grade names by index, copied on write
 	shards [32]struct {
@@ -479,7 +479,7 @@ type grades struct {
 }
 
 func (g *grades) init() {
-	g.seed = maphash.MakeSeed()
+	g.seed = newSeed()
 	g.names.Store(&[]string{""})
 	for i := range g.shards {
 		g.shards[i].m = map[uint64]uint8{}
@@ -487,7 +487,7 @@ func (g *grades) init() {
 }
 
 func (g *grades) get(k string) string {
-	hk := maphash.String(g.seed, k)
+	hk := strHash(g.seed, k)
 	s := &g.shards[hk%uint64(len(g.shards))]
 	s.mu.RLock()
 	i, ok := s.m[hk]
@@ -511,7 +511,7 @@ func (g *grades) set(k, grade string) {
 	if i < 0 {
 		return
 	}
-	hk := maphash.String(g.seed, k)
+	hk := strHash(g.seed, k)
 	s := &g.shards[hk%uint64(len(g.shards))]
 	s.mu.Lock()
 	if i == 0 {

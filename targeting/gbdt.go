@@ -17,6 +17,14 @@ func (g gbdtCombiner) Kind() string { return CombinerGBDT }
 // Predict implements Combiner.
 func (g gbdtCombiner) Predict(x []float64) float64 { return g.m.Predict(x) }
 
+// Contributions implements Explainer with the trees' own path attributions (Saabas), so the
+// reasons of a decision name what the trees actually weighed.
+func (g gbdtCombiner) Contributions(x, out []float64) {
+	n := min(len(out), g.m.NumFeatures())
+	copy(out, g.m.Contributions(x, out[:n])) // in place unless out is too short
+	clear(out[n:])
+}
+
 func init() {
 	challengers = append(challengers, trainer{kind: CombinerGBDT, train: func(ctx context.Context, X [][]float64, y, w []float64) (Combiner, error) {
 		m, err := gbdt.TrainContext(ctx, X, y, w, gbdt.DefaultConfig())

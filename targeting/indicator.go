@@ -1,7 +1,6 @@
 package targeting
 
 import (
-	"hash/maphash"
 	"math"
 	"sync"
 )
@@ -109,7 +108,7 @@ func (h *uvHist) compute() (float32, float32) {
 
 // norms holds the unit-value histograms, sharded by key.
 type norms struct {
-	seed   maphash.Seed
+	seed   uint64
 	shards [32]struct {
 		mu sync.RWMutex
 		m  otable[*uvHist]
@@ -118,7 +117,7 @@ type norms struct {
 }
 
 func newNorms() *norms {
-	return &norms{seed: maphash.MakeSeed()}
+	return &norms{seed: newSeed()}
 }
 
 func (n *norms) shard(hk uint64) int { return int((hk >> 1) % uint64(len(n.shards))) } // bit 0 is the kind class

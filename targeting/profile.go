@@ -1,8 +1,10 @@
 package targeting
 
 import (
-	"hash/maphash"
+	"crypto/rand"
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"strings"
 )
 
@@ -102,27 +104,62 @@ const profileShards = 64
 // cache instead of being scattered among a million importers; the lowest bit of the key hash
 // says which (1: entity).
 type profiles struct {
-	seed   maphash.Seed
+	seed   uint64
 	lambda float64 // decay per second: ln 2 / half-life
 	shards [2 * profileShards]pshard
 }
 
 func newProfiles(halfLifeSeconds float64) *profiles {
-	return &profiles{seed: maphash.MakeSeed(), lambda: math.Ln2 / halfLifeSeconds}
+	return &profiles{seed: newSeed(), lambda: math.Ln2 / halfLifeSeconds}
 }
 
 // hashKey hashes a profile key; the same function serves the unit-value norms. The lowest bit
 // is 1 for high-cardinality kinds.
-func hashKey(seed maphash.Seed, key pkey) uint64 {
-	h := maphash.String(seed, key.a) ^ (uint64(key.k)+1)*0x9e3779b97f4a7c15
+func hashKey(seed uint64, key pkey) uint64 {
+	h := strHash(seed, key.a) ^ (uint64(key.k)+1)*0x9e3779b97f4a7c15
 	if key.b != "" {
-		h = (h ^ maphash.String(seed, key.b)*0xc2b2ae3d27d4eb4f) * 0xff51afd7ed558ccd
+		h = (h ^ strHash(seed, key.b)*0xc2b2ae3d27d4eb4f) * 0xff51afd7ed558ccd
 		h ^= h >> 33
 	}
 	if key.k.isEntity() || key.k == kHS6Origin {
 		return h | 1
 	}
 	return h &^ 1
+}
+
+// newSeed returns a random hash seed. Profile keys are hashes under the store's seed, which a
+// snapshot keeps, so that restored sums are found under the same keys; being random, it keeps
+// declarants from crafting colliding identifiers.
+func newSeed() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// strHash is a seeded 64-bit string hash (8 bytes per step, murmur3's finalizer). Unlike
+// hash/maphash its seed can be saved.
+func strHash(seed uint64, s string) uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := seed ^ uint64(len(s))*m
+	for len(s) >= 8 {
+		v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h = bits.RotateLeft64(h^(v*0x87c37b91114253d5), 31) * m
+		s = s[8:]
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		v |= uint64(s[i]) << (8 * i)
+	}
+	h ^= v * 0x4cf5ad432745937f
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 func (p *profiles) shard(hk uint64) *pshard {
