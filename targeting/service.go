@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,10 @@ type ServiceDeps struct {
 	WarmStartWindow time.Duration
 	// WarmStartTimeout bounds WarmStart. Default 2 minutes.
 	WarmStartTimeout time.Duration
+	// SnapshotPath, when set, is where SaveSnapshot writes the engine's learnt state and where
+	// WarmStart restores it from: a restart then replays only the history decided since the
+	// snapshot instead of the whole WarmStartWindow.
+	SnapshotPath string
 }
 
 // Service is targeting as the rest of portguard sees it: idempotent decisions for HTTP and
@@ -368,8 +373,25 @@ func (s *Service) WarmStart(ctx context.Context) error {
 			s.log.Info("rules loaded", "rules", len(s.e.book.List("")), "in_effect", s.e.book.Len())
 		}
 	}
+	since := s.d.Now().Add(-s.d.WarmStartWindow)
+	if s.d.SnapshotPath != "" {
+		start := time.Now()
+		switch err := s.e.RestoreFile(s.d.SnapshotPath); {
+		case err == nil:
+			// Outcomes of decisions made after the snapshot are not in it; earlier ones are.
+			if at := time.Unix(s.e.clock.Load(), 0); at.After(since) {
+				since = at
+			}
+			s.log.Info("snapshot restored", "path", s.d.SnapshotPath, "model", s.e.ModelVersion(),
+				"profiles", s.e.state.Load().prof.len(), "replay_since", since, "elapsed", time.Since(start).Round(time.Millisecond))
+		case errors.Is(err, fs.ErrNotExist):
+			s.log.Info("no snapshot yet; replaying history", "path", s.d.SnapshotPath)
+		default:
+			// A damaged snapshot is not fatal: history rebuilds the state.
+			s.log.Error("snapshot not restored; replaying history", "err", err)
+		}
+	}
 	if s.d.History != nil {
-		since := s.d.Now().Add(-s.d.WarmStartWindow)
 		start, last := time.Now(), time.Now()
 		var n int64
 		err := s.d.History.Outcomes(ctx, since, func(o Outcome) error {
@@ -394,6 +416,20 @@ func (s *Service) WarmStart(ctx context.Context) error {
 	s.setDegraded(err != nil)
 	s.warm.Store(err == nil)
 	return err
+}
+
+// SaveSnapshot writes the engine's learnt state to ServiceDeps.SnapshotPath atomically; call it
+// periodically and on shutdown. Without a SnapshotPath it does nothing.
+func (s *Service) SaveSnapshot() error {
+	if s.d.SnapshotPath == "" {
+		return nil
+	}
+	start := time.Now()
+	if err := s.e.SnapshotFile(s.d.SnapshotPath); err != nil {
+		return err
+	}
+	s.log.Info("snapshot saved", "path", s.d.SnapshotPath, "elapsed", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // SetDegraded lets the caller report that ClickHouse-backed state is unavailable (its breaker is

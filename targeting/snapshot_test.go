@@ -92,3 +92,39 @@ func TestADamagedSnapshotIsRefusedAndLeavesTheEngineAsItWas(t *testing.T) {
 		})
 	}
 }
+
+func TestAServiceRestartsFromItsSnapshotWithoutReplayingHistory(t *testing.T) {
+	e, w := trainedEngine(t, CombinerLogistic)
+	path := filepath.Join(t.TempDir(), "targeting.snap")
+	noPublish := func(context.Context, []Decision) error { return nil }
+	s, err := NewService(e, ServiceDeps{Publish: noPublish, SnapshotPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+
+	r := mustEngine(t, nil)
+	s2, err := NewService(r, ServiceDeps{Publish: noPublish, SnapshotPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.WarmStart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h1, h2 := s.Health(), s2.Health()
+	if h2.ModelVersion != h1.ModelVersion || h2.Profiles != h1.Profiles || !h2.WarmStarted || h2.Degraded {
+		t.Fatalf("after restart %+v, before %+v", h2, h1)
+	}
+	x := w.example(4000)
+	if a, b := e.Decide(x.Decl, x.At), r.Decide(x.Decl, x.At); a.Score != b.Score || a.Channel != b.Channel {
+		t.Errorf("restarted service decides %v/%s, original %v/%s", b.Score, b.Channel, a.Score, a.Channel)
+	}
+
+	// A service whose snapshot file does not exist yet starts cold, without error.
+	s3, _ := NewService(mustEngine(t, nil), ServiceDeps{Publish: noPublish, SnapshotPath: path + ".missing"})
+	if err := s3.WarmStart(context.Background()); err != nil || s3.Health().ModelVersion != "v0-prior" {
+		t.Errorf("cold start with a missing snapshot: %v, %+v", err, s3.Health())
+	}
+}
