@@ -36,12 +36,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"dev":     {"run everything on this machine: broker, ClickHouse, all roles, demo traffic", runDev},
-		"serve":   {"run the roles against real Kafka and ClickHouse", runServe},
-		"migrate": {"apply the ClickHouse schema migrations", runMigrate},
-		"audit":   {"verify the hash-chained audit trail: audit verify", runAudit},
-		"bench":   {"measure: bench ingest|decide|http|analytics [--json]", runBench},
-		"gen":     {"write a deterministic synthetic declaration stream (csv, jsonl, kafka)", runGen},
+		"dev":      {"run everything on this machine: broker, ClickHouse, all roles, demo traffic", runDev},
+		"serve":    {"run the roles against real Kafka and ClickHouse", runServe},
+		"migrate":  {"apply the ClickHouse schema migrations", runMigrate},
+		"audit":    {"verify the hash-chained audit trail: audit verify", runAudit},
+		"bench":    {"measure: bench ingest|decide|http|analytics [--json]", runBench},
+		"evaluate": {"train on labelled history A, score B: AUC, precision/recall at rates", runEvaluate},
+		"replay":   {"replay the closed loop over labelled history at an inspection rate", runReplay},
+		"gen":      {"write a deterministic synthetic declaration stream (csv, jsonl, kafka)", runGen},
 	}
 }
 
