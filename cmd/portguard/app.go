@@ -98,7 +98,8 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	}
 	a.targeting, err = targeting.NewService(a.engine, targeting.ServiceDeps{
 		Publish: a.publishDecisions, History: a.store, Audit: a.clearance.Audit(), Rules: a.store,
-		Logger: log.With("role", "targeting"), Registerer: a.reg,
+		SnapshotPath: filepath.Join(cfg.DataDir, "targeting.snapshot"),
+		Logger:       log.With("role", "targeting"), Registerer: a.reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("targeting: %w", err)
@@ -190,6 +191,7 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return a.intake.Run(gctx) })
 	g.Go(func() error { return a.outbox.Run(gctx) })
+	g.Go(func() error { a.snapshotEvery(gctx, 10*time.Minute); return nil })
 	g.Go(func() error { return a.clearance.Run(gctx) })
 	consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
 	consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())
@@ -223,6 +225,9 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	if ferr := a.targeting.Flush(fctx); ferr != nil {
 		a.log.Error("targeting flush on shutdown", "err", ferr)
+	}
+	if serr := a.targeting.SaveSnapshot(); serr != nil {
+		a.log.Warn("targeting snapshot not saved; the next start replays history instead", "err", serr)
 	}
 	if ferr := a.outbox.Flush(fctx); ferr != nil {
 		a.log.Warn("outbox not fully forwarded; the next start sends the rest", "pending", a.outbox.Pending(), "err", ferr)
@@ -259,4 +264,21 @@ func (w withdrawals) Withdraw(ctx context.Context, ws []*ingest.Withdrawal) erro
 		}
 	}
 	return nil
+}
+
+// snapshotEvery saves targeting's learnt state periodically, so that a restart restores it
+// instead of replaying all history.
+func (a *app) snapshotEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.targeting.SaveSnapshot(); err != nil {
+				a.log.Warn("targeting snapshot failed", "err", err)
+			}
+		}
+	}
 }
