@@ -10,9 +10,11 @@ func BenchmarkNext(b *testing.B) {
 	g := New(DefaultConfig())
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		g.Next()
 	}
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkNextJSON measures generating and encoding one sample as JSON lines, the work of

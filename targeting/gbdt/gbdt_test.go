@@ -401,13 +401,15 @@ func BenchmarkPredict(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(m.NumTrees()), "trees")
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	var s float64
 	for i := 0; i < b.N; i++ {
 		s += m.Predict(X[i%n])
 	}
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(m.NumTrees()), "trees")
 	_ = s
 }
 

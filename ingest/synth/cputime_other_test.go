@@ -1,0 +1,8 @@
+//go:build !unix
+
+package synth
+
+import "time"
+
+// processCPU is unavailable here; benchmarks then report 0 CPU time.
+func processCPU() time.Duration { return 0 }
