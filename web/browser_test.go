@@ -35,8 +35,12 @@ func chromiumPath(tb testing.TB) string {
 	return ""
 }
 
-// newBrowser starts a headless Chromium with a fresh profile and returns a tab context.
-func newBrowser(tb testing.TB) context.Context {
+// browser is one headless Chromium shared by the console tests: starting it costs seconds, and
+// each test gets its own browser context (cookies, storage) from tab, so tests stay isolated.
+type browser struct{ ctx context.Context }
+
+// startBrowser starts Chromium with a fresh profile; it stops when the test ends.
+func startBrowser(tb testing.TB) *browser {
 	tb.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(tb)),
@@ -55,7 +59,38 @@ func newBrowser(tb testing.TB) context.Context {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser; no timeout on this first call
 		tb.Fatalf("start chromium: %v", err)
 	}
+	return &browser{ctx: ctx}
+}
+
+// tab opens a tab in a new browser context: a clean profile for one test.
+func (b *browser) tab(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	tb.Cleanup(cancel)
+	// The target lives as long as the context its first Run gets: create it here, on ctx itself,
+	// not inside a step's deadline.
+	if err := chromedp.Do(ctx); err != nil {
+		tb.Fatalf("open a tab: %v", err)
+	}
 	return ctx
+}
+
+// consoleLogin logs in through the login form and waits for the landing page.
+func consoleLogin(tb testing.TB, ctx context.Context, user, password, landing string) {
+	tb.Helper()
+	step(tb, ctx, "see the login form", chromedp.WaitVisible(chromedp.CSS("#login-username")))
+	step(tb, ctx, "clear the user name", chromedp.Evaluate[bool](`(document.querySelector('#login-username').value = '') === ''`))
+	step(tb, ctx, "type the user name", chromedp.SendKeys(chromedp.CSS("#login-username"), user))
+	step(tb, ctx, "type the password", chromedp.SendKeys(chromedp.CSS("#login-password"), password))
+	step(tb, ctx, "log in as "+user, chromedp.Click(chromedp.CSS("#login-submit")))
+	step(tb, ctx, "land on "+landing, chromedp.WaitVisible(chromedp.CSS(landing)))
+}
+
+// consoleLogout logs out with the top bar button.
+func consoleLogout(tb testing.TB, ctx context.Context) {
+	tb.Helper()
+	step(tb, ctx, "log out", chromedp.Click(chromedp.CSS("#logout")))
+	step(tb, ctx, "see the login form again", chromedp.WaitVisible(chromedp.CSS("#login-username")))
 }
 
 // step runs one browser action with a deadline, failing the test with what was being done.
@@ -86,11 +121,27 @@ func screenshot(tb testing.TB, ctx context.Context, name string) {
 	tb.Logf("screenshot: %s", p)
 }
 
-// TestConsoleOfficerRecordsAResultAndReleases drives the console in real Chromium against the
-// real services: an officer logs in, sees the RED consignment with its Chinese reason, records a
-// non-conforming result with two findings, sees it released, and switches to English.
-func TestConsoleOfficerRecordsAResultAndReleases(t *testing.T) {
-	ctx := newBrowser(t)
+// TestConsole drives the console in one real Chromium against the real services; each subtest
+// has its own browser context and, where it needs one, its own rig.
+func TestConsole(t *testing.T) {
+	b := startBrowser(t)
+	t.Run("an officer records a non-conforming result with two findings and the consignment is released", func(t *testing.T) {
+		officerRecordsAResult(t, b.tab(t))
+	})
+	t.Run("a wrong password is shown and nothing of the queue", func(t *testing.T) {
+		loginFailureIsShown(t, b.tab(t))
+	})
+	t.Run("a sample waits for the laboratory and the lab report completes it", func(t *testing.T) {
+		labSamplingPendingThenCompleted(t, b.tab(t))
+	})
+	t.Run("an override with a reason is reviewed by the supervisor and the trail shows every action", func(t *testing.T) {
+		overrideReviewedAndTrail(t, b.tab(t))
+	})
+}
+
+// officerRecordsAResult: an officer logs in, sees the RED consignment with its Chinese reason,
+// records a non-conforming result with two findings, sees it released, and switches to English.
+func officerRecordsAResult(t *testing.T, ctx context.Context) {
 	r := newRig(t, testConfig())
 	srv := httptest.NewServer(r.handler)
 	t.Cleanup(srv.Close)
@@ -103,7 +154,7 @@ func TestConsoleOfficerRecordsAResultAndReleases(t *testing.T) {
 	r.waitTask(t, taskID)
 	row := `#queue-body tr[data-task-id="` + taskID + `"]`
 
-	step(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/"))
+	step(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/console/"))
 	step(t, ctx, "see the login form", chromedp.WaitVisible(chromedp.CSS("#login-username")))
 	if title := step(t, ctx, "read the login title", chromedp.Text(chromedp.CSS("#login-form h1"))); title != "关员登录" {
 		t.Errorf("login title = %q, want Chinese first", title)
@@ -212,10 +263,9 @@ func TestConsoleOfficerRecordsAResultAndReleases(t *testing.T) {
 	step(t, ctx, "see the login form again", chromedp.WaitVisible(chromedp.CSS("#login-username")))
 }
 
-// TestConsoleLoginFailureIsShown checks the wrong-password message and that nothing of the queue
-// is shown before a login.
-func TestConsoleLoginFailureIsShown(t *testing.T) {
-	ctx := newBrowser(t)
+// loginFailureIsShown checks the wrong-password message and that nothing of the queue is shown
+// before a login.
+func loginFailureIsShown(t *testing.T, ctx context.Context) {
 	_, h := mustServer(t, testConfig(), Deps{})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

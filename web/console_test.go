@@ -18,6 +18,8 @@ func TestConsoleIsServed(t *testing.T) {
 		{"/console/app.js", "javascript", "X-CSRF-Token"},
 		{"/console/i18n.js", "javascript", "查验"},
 		{"/console/app.css", "text/css", "--red"},
+		{"/console/tasks.js", "javascript", "/v1/overrides"},
+		{"/console/supervise.js", "javascript", "/review"},
 	}
 	for _, tc := range tests {
 		w := do(t, h, request{method: "GET", path: tc.path})
@@ -71,8 +73,17 @@ func TestConsoleLabelsExistInBothLanguages(t *testing.T) {
 	for _, m := range regexp.MustCompile(`data-i18n="([^"]+)"`).FindAllStringSubmatch(read("index.html"), -1) {
 		used = append(used, m[1])
 	}
-	for _, m := range regexp.MustCompile(`\bt\("([^"]+)"\)`).FindAllStringSubmatch(read("app.js"), -1) {
-		used = append(used, m[1])
+	scripts, err := fs.Glob(consoleFiles, "console/*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range scripts {
+		if p == "console/i18n.js" {
+			continue
+		}
+		for _, m := range regexp.MustCompile(`\bt\("([^"]+)"\)`).FindAllStringSubmatch(read(strings.TrimPrefix(p, "console/")), -1) {
+			used = append(used, m[1])
+		}
 	}
 	if len(used) < 40 {
 		t.Fatalf("only %d labels found in use", len(used))

@@ -52,7 +52,14 @@ func goldenDeclaration(tb testing.TB, number string) string {
 	return strings.Replace(string(b), "222920260000012345", number, 1)
 }
 
-func newRig(tb testing.TB, cfg Config) *rig {
+// rigOption changes the rig's clearance configuration before the service starts.
+type rigOption func(*clearance.Config)
+
+// newRig starts the real services and the adapter. The roster has officer1, qualified for
+// everything (so every task of the rig is drawn to them), and officer2, qualified for
+// industrial goods only (never drawn for the rig's fruit, but a supervisor may reassign to
+// them).
+func newRig(tb testing.TB, cfg Config, opts ...rigOption) *rig {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -69,7 +76,11 @@ func newRig(tb testing.TB, cfg Config) *rig {
 
 	ccfg := clearance.DefaultConfig()
 	ccfg.Officers = []clearance.Officer{{ID: rigOfficer, Name: "张伟", OnDuty: true,
-		Qualifications: []string{clearance.QualAnimal, clearance.QualPlant, clearance.QualFood, clearance.QualIndustrial}}}
+		Qualifications: []string{clearance.QualAnimal, clearance.QualPlant, clearance.QualFood, clearance.QualIndustrial}},
+		{ID: "officer2", Name: "李娜", OnDuty: true, Qualifications: []string{clearance.QualIndustrial}}}
+	for _, o := range opts {
+		o(&ccfg)
+	}
 	cl, err := clearance.NewService(ccfg, clearance.Deps{Store: store, Publish: prod, Topics: topics})
 	if err != nil {
 		tb.Fatalf("clearance: %v", err)
@@ -157,13 +168,19 @@ func newRig(tb testing.TB, cfg Config) *rig {
 		{User{Name: "officer2", Display: "李娜", Roles: []string{RoleOfficer}, Port: rigPort}, "password-officer2"},
 		{User{Name: "officer-elsewhere", Display: "孙强", Roles: []string{RoleOfficer}, Port: "5300"}, "password-elsewhere"},
 		{User{Name: "supervisor", Display: "赵敏", Roles: []string{RoleSupervisor}, Port: rigPort}, "password-supervisor"},
+		{User{Name: "supervisor-elsewhere", Display: "吴刚", Roles: []string{RoleSupervisor}, Port: "5300"}, "password-supervisor-elsewhere"},
 		{User{Name: "hq", Display: "陈静", Roles: []string{RoleHQAnalyst}}, "password-hq"},
+		{User{Name: "analyst1", Display: "刘洋", Roles: []string{RoleRiskAnalyst}}, "password-analyst1"},
+		{User{Name: "analyst2", Display: "周杰", Roles: []string{RoleRiskAnalyst}}, "password-analyst2"},
 	} {
 		if err := users.AddUser(u.user, u.pw); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	if err := users.AddAPIKey(User{Name: "single-window", Roles: []string{RoleSystem}}, testKey(RoleSystem)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := users.AddAPIKey(User{Name: "lab-system", Roles: []string{RoleLab}}, testKey(RoleLab)); err != nil {
 		tb.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
@@ -200,6 +217,27 @@ func (r *rig) waitTask(tb testing.TB, id string) clearance.Task {
 		return err == nil
 	})
 	return t
+}
+
+// manifest publishes an electronic-port manifest on the manifests topic, reads it back and hands
+// the consumed message to the intake's manifest handler, as ingest's consumer does in cmd. The
+// join state is updated when it returns, so a declaration posted next is cross-checked.
+func (r *rig) manifest(tb testing.TB, raw []byte) {
+	tb.Helper()
+	r.broker.Produce(tb, r.broker.Topics.Manifests, [][]byte{raw}, nil)
+	msgs := r.broker.Consume(tb, r.broker.Topics.Manifests, 1, 10*time.Second)
+	if err := r.intake.ManifestHandler()(context.Background(), msgs); err != nil {
+		tb.Fatalf("manifest handler: %v", err)
+	}
+}
+
+func goldenManifest(tb testing.TB) []byte {
+	tb.Helper()
+	b, err := os.ReadFile("../ingest/testdata/golden/manifest.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }
 
 type httpResponse struct {

@@ -26,6 +26,16 @@ import (
 //	GET  /v1/tasks/:id                x        x          .            .        .     .
 //	POST /v1/inspection-results       x        x          .            .        x     .
 //	GET  /v1/trends/daily             .        x          x            x        x     .
+//	GET  /v1/tasks/overdue            .        x          .            .        x     .
+//	POST /v1/tasks/:id/start          x        x          .            .        x     .
+//	POST /v1/tasks/:id/reassign       .        x          .            .        x     .
+//	POST /v1/lab-results              x        x          .            .        x     .   + lab
+//	GET  /v1/officers                 .        x          .            .        x     .
+//	PUT  /v1/officers/:id/duty        .        x          .            .        x     .
+//	POST /v1/overrides                x        x          .            .        x     .
+//	GET  /v1/overrides                .        x          x            x        x     .
+//	POST /v1/overrides/:id/review     .        x          .            .        x     .
+//	GET  /v1/override-rates           .        x          x            x        x     .
 //	GET  /v1/audit/trail/:number      x        x          x            x        x     .
 //	GET  /v1/rules, /v1/rules/:id     .        x          x            x        x     .
 //	POST /v1/rules, PUT /v1/rules/:id .        x          x            .        .     .
@@ -34,7 +44,7 @@ import (
 //	POST /v1/rules/:id/revoke         .        x          x            .        .     .
 //	POST /v1/rules/:id/emergency      .        x          .            .        .     .
 //	GET  /v1/profiles/:feature/:value .        x          x            x        x     .
-//	GET  /v1/findings, GET /v1/me     any authenticated caller
+//	GET  /v1/findings, /v1/me, /v1/override-reasons: any authenticated caller
 //	login, logout, schemas, openapi.json, /healthz, /readyz, /metrics, console: public
 //
 // Officers and supervisors bound to a port see only that port's records. The rule book checks
@@ -50,6 +60,8 @@ func (s *server) routes() []route {
 	ruleID := pathParam("id", "rule ID, e.g. R12 / 指令编号")
 	ruleReaders := roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin)
 	ruleAuthors := roles(RoleSupervisor, RoleRiskAnalyst)
+	taskID := pathParam("id", "task ID: declaration number-version / 任务编号")
+	overrideReaders := roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin)
 	version := query("version", "integer", "declaration version; default: the latest decided / 报关单版本")
 	return []route{
 		// Decisions (布控决定).
@@ -91,11 +103,69 @@ func (s *server) routes() []route {
 			errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}},
 		{get, "/v1/tasks/:id", roles(RoleOfficer, RoleSupervisor), s.getTask, op{
 			id: "getTask", tag: "clearance", summary: "Get an inspection task", summaryZH: "查询查验任务",
-			params: []param{pathParam("id", "task ID: declaration number-version / 任务编号")},
-			ok:     http.StatusOK, out: clearance.Task{}, errors: []int{http.StatusNotFound}}},
+			params: []param{taskID}, ok: http.StatusOK, out: clearance.Task{}, errors: []int{http.StatusNotFound}}},
 		{get, "/v1/findings", authenticated, s.findings, op{
 			id: "listFindings", tag: "clearance", summary: "The findings catalogue (picklist of the result form)",
 			summaryZH: "查验发现问题目录", ok: http.StatusOK, out: []clearance.FindingType{}}},
+		{get, "/v1/tasks/overdue", roles(RoleSupervisor, RoleAdmin), s.overdueTasks, op{
+			id: "overdueTasks", tag: "clearance", summary: "Open tasks past their due time, most overdue first (raises overdue alerts)",
+			summaryZH: "超期未办结的查验任务", ok: http.StatusOK, out: []clearance.Task{}}},
+		{post, "/v1/tasks/:id/start", roles(RoleOfficer, RoleSupervisor, RoleAdmin), s.startTask, op{
+			id: "startInspection", tag: "clearance", summary: "Start the inspection of an assigned task",
+			summaryZH: "开始查验", params: []param{taskID}, body: versionRequest{}, ok: http.StatusOK, out: clearance.Task{},
+			desc:   "expected_version is the task version the officer saw: 409 if the task changed since.",
+			errors: []int{http.StatusNotFound, http.StatusConflict}}},
+		{post, "/v1/tasks/:id/reassign", roles(RoleSupervisor, RoleAdmin), s.reassignTask, op{
+			id: "reassignTask", tag: "clearance", summary: "Reassign a task to another officer, with a reason",
+			summaryZH: "改派查验关员（须写明理由）", params: []param{taskID}, body: reassignRequest{}, ok: http.StatusOK, out: clearance.Task{},
+			desc: "officer empty: a fresh random draw among the other eligible officers on duty, recorded with its seed. " +
+				"An officer with a conflict of interest is refused (422).",
+			errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}},
+		{post, "/v1/lab-results", roles(RoleLab, RoleOfficer, RoleSupervisor, RoleAdmin), s.postLabResult, op{
+			id: "recordLabResult", tag: "clearance", summary: "Report a laboratory result for a sampled consignment",
+			summaryZH: "登记实验室检测结果",
+			desc: "The task must await the laboratory (AWAITING_LAB). A report with a lab_ref already applied is ignored " +
+				"and answers the result it made. Conforming without a disposition releases; non-conforming without one " +
+				"leaves the task for an officer to decide.",
+			body: clearance.LabInput{}, ok: http.StatusCreated, out: clearance.InspectionResult{},
+			errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}},
+		{get, "/v1/officers", roles(RoleSupervisor, RoleAdmin), s.officers, op{
+			id: "listOfficers", tag: "clearance", summary: "The duty roster", summaryZH: "值班关员名册",
+			ok: http.StatusOK, out: []clearance.Officer{}}},
+		{put, "/v1/officers/:id/duty", roles(RoleSupervisor, RoleAdmin), s.setDuty, op{
+			id: "setOnDuty", tag: "clearance", summary: "Put an officer on or off duty", summaryZH: "设置关员在岗状态",
+			params: []param{pathParam("id", "officer ID (login name) / 关员编号")}, body: dutyRequest{},
+			ok: http.StatusOK, out: clearance.Officer{}, errors: []int{http.StatusNotFound}}},
+
+		// Overrides (改变布控指令).
+		{post, "/v1/overrides", roles(RoleOfficer, RoleSupervisor, RoleAdmin), s.postOverride, op{
+			id: "overrideChannel", tag: "overrides", summary: "Change a consignment's channel, with a reason code and text",
+			summaryZH: "变更布控通道（须选择理由并说明）",
+			desc: "reason_code from GET /v1/override-reasons. Officers override their own tasks, supervisors any task of " +
+				"their port. To GREEN releases at once. Every override joins the supervisors' review queue.",
+			body: clearance.OverrideInput{}, ok: http.StatusCreated, out: clearance.Override{},
+			errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}},
+		{get, "/v1/overrides", overrideReaders, s.listOverrides, op{
+			id: "listOverrides", tag: "overrides", summary: "Overrides, newest first; review=PENDING is the review queue",
+			summaryZH: "布控变更记录与复核队列",
+			params: []param{
+				query("review", "string", "PENDING, APPROVED or REJECTED / 复核状态"),
+				query("by", "string", "only this user's overrides / 变更人"),
+				query("port", "string", "one port / 口岸"),
+				query("limit", "integer", "at most this many (default 200, max 1000)"),
+			},
+			ok: http.StatusOK, out: []clearance.Override{}, errors: []int{http.StatusUnprocessableEntity}}},
+		{post, "/v1/overrides/:id/review", roles(RoleSupervisor, RoleAdmin), s.reviewOverride, op{
+			id: "reviewOverride", tag: "overrides", summary: "Approve or reject an override (not one's own; a rejection needs a note)",
+			summaryZH: "复核布控变更", params: []param{pathParam("id", "override ID, e.g. OV-…")}, body: reviewRequest{},
+			ok: http.StatusOK, out: clearance.Override{},
+			errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}},
+		{get, "/v1/override-rates", overrideReaders, s.overrideRates, op{
+			id: "overrideRates", tag: "overrides", summary: "Override rates per officer and per port, highest first",
+			summaryZH: "关员与口岸的布控变更率", ok: http.StatusOK, out: []clearance.OverrideRate{}}},
+		{get, "/v1/override-reasons", authenticated, s.overrideReasons, op{
+			id: "overrideReasons", tag: "overrides", summary: "The override reason codes (picklist)",
+			summaryZH: "布控变更理由代码", ok: http.StatusOK, out: []clearance.ReasonCode{}}},
 		{get, "/v1/audit/trail/:number", roles(RoleOfficer, RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin), s.trail, op{
 			id: "auditTrail", tag: "clearance", summary: "A declaration's audit trail, oldest first",
 			summaryZH: "报关单全程留痕记录", params: []param{number},

@@ -180,3 +180,156 @@ func (s *server) trail(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, recs)
 }
+
+// versionRequest is the body of POST /v1/tasks/:id/start: the task version the officer saw.
+type versionRequest struct {
+	ExpectedVersion int `json:"expected_version"`
+}
+
+// reassignRequest is the body of POST /v1/tasks/:id/reassign. Officer empty asks for a fresh
+// recorded random draw among the other eligible officers.
+type reassignRequest struct {
+	ExpectedVersion int    `json:"expected_version"`
+	Officer         string `json:"officer,omitempty"`
+	Reason          string `json:"reason"`
+}
+
+// dutyRequest is the body of PUT /v1/officers/:id/duty.
+type dutyRequest struct {
+	OnDuty bool `json:"on_duty"`
+}
+
+// startTask marks an assigned task in progress: the officer is at the consignment.
+func (s *server) startTask(c *gin.Context) {
+	var req versionRequest
+	if err := s.bindJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if s.deps.Clearance == nil {
+		s.fail(c, errNotConfigured)
+		return
+	}
+	t, err := s.deps.Clearance.StartInspection(c.Request.Context(), actor(c), c.Param("id"), req.ExpectedVersion)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, t)
+}
+
+// reassignTask gives a task another officer, with a reason: the supervisor's choice or a fresh
+// recorded draw.
+func (s *server) reassignTask(c *gin.Context) {
+	var req reassignRequest
+	if err := s.bindJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if s.deps.Clearance == nil {
+		s.fail(c, errNotConfigured)
+		return
+	}
+	t, err := s.deps.Clearance.Reassign(c.Request.Context(), actor(c), clearance.ReassignInput{
+		TaskID: c.Param("id"), ExpectedVersion: req.ExpectedVersion, Officer: req.Officer, Reason: req.Reason})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, t)
+}
+
+// overdueTasks lists the open tasks past their due time, most overdue first; a supervisor bound
+// to a port sees that port's.
+func (s *server) overdueTasks(c *gin.Context) {
+	if s.deps.Clearance == nil {
+		s.fail(c, errNotConfigured)
+		return
+	}
+	tasks, err := s.deps.Clearance.Overdue(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, _ := principalOf(c)
+	tasks = slices.DeleteFunc(tasks, func(t clearance.Task) bool { return !samePort(p.User, t.Port) })
+	if tasks == nil {
+		tasks = []clearance.Task{}
+	}
+	c.JSON(http.StatusOK, tasks)
+}
+
+// onRoster reports whether an officer works at port ("" = every port).
+func onRoster(o clearance.Officer, port string) bool {
+	return port == "" || len(o.Ports) == 0 || slices.Contains(o.Ports, port)
+}
+
+// officers returns the duty roster; a supervisor bound to a port sees the officers who may work
+// there. The console's reassignment picklist and duty switches come from it.
+func (s *server) officers(c *gin.Context) {
+	if s.deps.Clearance == nil {
+		s.fail(c, errNotConfigured)
+		return
+	}
+	p, _ := principalOf(c)
+	out := []clearance.Officer{}
+	for _, o := range s.deps.Clearance.Officers() {
+		if onRoster(o, p.Port) {
+			out = append(out, o)
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// setDuty puts an officer on or off duty; officers coming on duty take part in the next draws.
+func (s *server) setDuty(c *gin.Context) {
+	var req dutyRequest
+	if err := s.bindJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if s.deps.Clearance == nil {
+		s.fail(c, errNotConfigured)
+		return
+	}
+	id := c.Param("id")
+	p, _ := principalOf(c)
+	i := slices.IndexFunc(s.deps.Clearance.Officers(), func(o clearance.Officer) bool { return o.ID == id })
+	if i >= 0 && !onRoster(s.deps.Clearance.Officers()[i], p.Port) {
+		s.fail(c, errOtherPort)
+		return
+	}
+	if err := s.deps.Clearance.SetOnDuty(c.Request.Context(), actor(c), id, req.OnDuty); err != nil {
+		s.fail(c, err)
+		return
+	}
+	for _, o := range s.deps.Clearance.Officers() {
+		if o.ID == id {
+			c.JSON(http.StatusOK, o)
+			return
+		}
+	}
+	s.fail(c, errNotFound)
+}
+
+// postLabResult applies a laboratory report to a sampled consignment: the laboratory's system
+// (role lab) reports for any task; an officer or supervisor types in a paper report for a task
+// they may work on.
+func (s *server) postLabResult(c *gin.Context) {
+	var in clearance.LabInput
+	if err := s.bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if s.deps.Clearance == nil {
+		s.fail(c, errNotConfigured)
+		return
+	}
+	res, err := s.deps.Clearance.RecordLabResult(c.Request.Context(), actor(c), in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Location", "/v1/tasks/"+res.TaskID)
+	c.JSON(http.StatusCreated, res)
+}

@@ -152,6 +152,31 @@ type Clearance interface {
 	RecordResult(ctx context.Context, a clearance.Actor, in clearance.ResultInput) (clearance.InspectionResult, error)
 	// Trail returns a declaration's audit records, oldest first.
 	Trail(ctx context.Context, declarationNo string) ([]clearance.AuditRecord, error)
+	// StartInspection marks an assigned task in progress. Errors: ErrNotFound, ErrForbidden,
+	// ErrConflict (stale version), ErrState.
+	StartInspection(ctx context.Context, a clearance.Actor, taskID string, expectedVersion int) (clearance.Task, error)
+	// Reassign gives a task another officer (named, or a fresh recorded draw); a reason is
+	// required. Errors: *ingest.ValidationError, ErrNotFound, ErrForbidden, ErrConflict, ErrState.
+	Reassign(ctx context.Context, a clearance.Actor, in clearance.ReassignInput) (clearance.Task, error)
+	// Override changes a task's channel with a reason code and text; it joins the supervisors'
+	// review queue. Errors: *ingest.ValidationError, ErrNotFound, ErrForbidden, ErrState.
+	Override(ctx context.Context, a clearance.Actor, in clearance.OverrideInput) (clearance.Override, error)
+	// Overrides returns the overrides f selects, newest first.
+	Overrides(ctx context.Context, f clearance.OverrideFilter) ([]clearance.Override, error)
+	// ReviewOverride records a supervisor's verdict on a pending override. Errors:
+	// *ingest.ValidationError, ErrNotFound, ErrForbidden (e.g. the override's own author), ErrState.
+	ReviewOverride(ctx context.Context, a clearance.Actor, in clearance.OverrideReview) (clearance.Override, error)
+	// OverrideRates returns override rates per officer and per port, highest first.
+	OverrideRates(ctx context.Context) ([]clearance.OverrideRate, error)
+	// RecordLabResult applies a laboratory report to a task awaiting it. Errors:
+	// *ingest.ValidationError, ErrNotFound, ErrForbidden, ErrConflict, ErrState.
+	RecordLabResult(ctx context.Context, a clearance.Actor, in clearance.LabInput) (clearance.InspectionResult, error)
+	// Overdue returns the open tasks past their due time, most overdue first.
+	Overdue(ctx context.Context) ([]clearance.Task, error)
+	// Officers returns the duty roster with each officer's current duty state.
+	Officers() []clearance.Officer
+	// SetOnDuty puts an officer on or off duty. Errors: ErrNotFound, ErrForbidden.
+	SetOnDuty(ctx context.Context, a clearance.Actor, officer string, onDuty bool) error
 }
 
 // Analytics reads history from ClickHouse. *analytics.Store implements it.

@@ -1,24 +1,18 @@
-// portguard officer console. Plain JavaScript, no build step: views are shown and hidden, data
+// portguard console core. Plain JavaScript, no build step: views are shown and hidden, data
 // comes from the /v1 API, every text node is set with textContent (never innerHTML), and the
-// session's CSRF token is sent on every state-changing request.
+// session's CSRF token is sent on every state-changing request. The pages (tasks.js,
+// supervise.js, rules.js, analytics.js) register themselves on window.PG; boot runs once all
+// deferred scripts have loaded.
 "use strict";
 
 (function () {
   const LANG_KEY = "portguard.lang";
-  const FINAL = ["RELEASED", "TREATED_RELEASED", "RETURNED", "DESTROYED", "DETAINED", "CANCELLED"];
 
   const st = {
     lang: localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh",
     me: null,
     csrf: "",
-    filter: "open",
-    tasks: [],
-    task: null,
-    decl: null,
-    declMissing: false,
-    trail: [],
-    catalogue: [],
-    refreshTimer: 0,
+    timers: [],
   };
 
   const $ = (id) => document.getElementById(id);
@@ -29,33 +23,73 @@
   const el = (tag, props, ...children) => {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(props || {})) {
+      if (v === undefined || v === null) continue;
       if (k === "text") e.textContent = v;
       else if (k === "class") e.className = v;
-      else if (k.startsWith("data-") || k === "role" || k === "for") e.setAttribute(k, v);
+      else if (k.startsWith("data-") || k.startsWith("aria-") || k === "role" || k === "for" || k === "title") e.setAttribute(k, v);
       else e[k] = v;
     }
-    for (const c of children) if (c != null) e.append(c);
+    for (const c of children) if (c != null && c !== false) e.append(c);
     return e;
   };
   // Text in the chosen language with a fallback to the other.
   const pick = (zh, en) => (st.lang === "en" ? en || zh : zh || en) || "";
+  const locale = () => (st.lang === "en" ? "en-GB" : "zh-CN");
+  const has = (role) => !!(st.me && (st.me.user.roles || []).includes(role));
+  const hasAny = (...roles) => roles.some(has);
 
-  // --- i18n ---------------------------------------------------------------------------------
-  function applyLang() {
-    document.documentElement.lang = st.lang === "en" ? "en" : "zh-CN";
-    document.title = t("app.title");
-    for (const n of document.querySelectorAll("[data-i18n]")) n.textContent = t(n.dataset.i18n);
-    for (const n of document.querySelectorAll("[data-i18n-placeholder]")) n.placeholder = t(n.dataset.i18nPlaceholder);
-    renderUser();
-    if (!$("view-queue").classList.contains("hidden")) renderQueue();
-    if (!$("view-task").classList.contains("hidden") && st.task) renderTask();
+  // --- formatting -----------------------------------------------------------------------------
+  function fmtTime(iso) {
+    if (!iso || iso.startsWith("0001-")) return "";
+    return new Date(iso).toLocaleString(locale(), { hour12: false });
   }
-
-  $("lang-switch").addEventListener("click", () => {
-    st.lang = st.lang === "en" ? "zh" : "en";
-    localStorage.setItem(LANG_KEY, st.lang);
-    applyLang();
-  });
+  function fmtDate(iso) {
+    if (!iso || iso.startsWith("0001-")) return "";
+    return new Date(iso).toLocaleDateString(locale());
+  }
+  function fmtNum(v, digits) {
+    if (typeof v !== "number") return "";
+    return v.toLocaleString(locale(), { maximumFractionDigits: digits });
+  }
+  function fmtPct(v, digits) {
+    if (typeof v !== "number" || !isFinite(v)) return "—";
+    return (v * 100).toFixed(digits === undefined ? 1 : digits) + "%";
+  }
+  function age(iso) {
+    const ms = Date.now() - new Date(iso).getTime();
+    if (!(ms >= 0)) return "";
+    const min = Math.floor(ms / 60000);
+    if (min < 1) return t("age.just");
+    if (min < 60) return min + " " + t("age.min");
+    const h = Math.floor(min / 60);
+    if (h < 48) return h + " " + t("age.hour") + " " + (min % 60) + " " + t("age.min");
+    return Math.floor(h / 24) + " " + t("age.day");
+  }
+  function channelBadge(ch) {
+    return el("span", { class: "badge badge-" + ch, text: t("channel." + ch), "data-channel": ch });
+  }
+  const FINAL = ["RELEASED", "TREATED_RELEASED", "RETURNED", "DESTROYED", "DETAINED", "CANCELLED"];
+  function stateBadge(s) {
+    const n = el("span", { class: "state state-" + s + (FINAL.includes(s) ? " state-final" : ""), text: t("state." + s) });
+    n.dataset.state = s;
+    return n;
+  }
+  function fact(dl, label, value, testid) {
+    if (value === undefined || value === null || value === "") return;
+    const dd = el("dd", {}, value instanceof Node ? value : String(value));
+    if (testid) dd.dataset.testid = testid;
+    dl.append(el("dt", { text: label }), dd);
+  }
+  // fieldMessage joins the field errors of an API error after its message.
+  function errorText(e) {
+    let msg = e.text();
+    if (e.fields && e.fields.length) msg += (st.lang === "en" ? ": " : "：") + e.fields.map((f) => f.path + " " + pick(f.zh, f.en)).join(st.lang === "en" ? "; " : "；");
+    return msg;
+  }
+  function showError(box, e) {
+    box.textContent = typeof e === "string" ? e : errorText(e);
+    box.classList.remove("hidden");
+  }
 
   // --- API ------------------------------------------------------------------------------------
   class APIError extends Error {
@@ -105,14 +139,43 @@
     toast.timer = setTimeout(() => n.classList.add("hidden"), 4000);
   }
 
-  // --- views ----------------------------------------------------------------------------------
-  function show(view) {
-    for (const v of ["view-login", "view-queue", "view-task"]) $(v).classList.toggle("hidden", v !== view);
+  // --- pages and views ------------------------------------------------------------------------
+  // A page is registered with PG.page(name, {view, roles, navRoles, load(args), render()}): view
+  // is its section, roles who may open it, navRoles who see its top bar link (default roles),
+  // load runs on navigation and render after a language switch while its view is shown.
+  const pages = {};
+  const routes = [];
+  function page(name, p) { pages[name] = p; }
+  function route(re, name) { routes.push({ re, name }); }
+
+  // every repeats f while the current view is shown and the tab is visible; navigation stops it.
+  function every(ms, f) { st.timers.push(setInterval(() => { if (!document.hidden) f(); }, ms)); }
+
+  let current = "";
+  function show(view, navPage) {
+    for (const v of document.querySelectorAll("main > .view")) v.classList.toggle("hidden", v.id !== view);
+    current = view;
     const logged = !!st.me;
-    $("nav-queue").classList.toggle("hidden", !logged);
+    for (const a of document.querySelectorAll(".nav-link")) {
+      const p = pages[a.dataset.page];
+      a.classList.toggle("hidden", !logged || !p || !hasAny(...(p.navRoles || p.roles)));
+      a.classList.toggle("active", a.dataset.page === navPage);
+    }
     $("logout").classList.toggle("hidden", !logged);
     $("user-info").classList.toggle("hidden", !logged);
-    clearInterval(st.refreshTimer);
+    for (const id of st.timers) clearInterval(id);
+    st.timers = [];
+    window.scrollTo(0, 0);
+  }
+  const visible = (view) => current === view;
+
+  // home is where a user lands: the page of their main role.
+  function home() {
+    if (has("officer")) return "#/queue";
+    if (has("supervisor") || has("admin")) return "#/supervise";
+    if (has("risk_analyst")) return "#/rules";
+    if (has("hq_analyst")) return "#/analytics";
+    return "#/queue";
   }
 
   function renderUser() {
@@ -123,9 +186,27 @@
     $("dev-banner").classList.toggle("hidden", !st.me.dev_mode);
   }
 
+  // --- i18n -----------------------------------------------------------------------------------
+  function applyLang() {
+    document.documentElement.lang = st.lang === "en" ? "en" : "zh-CN";
+    document.title = t("app.title");
+    for (const n of document.querySelectorAll("[data-i18n]")) n.textContent = t(n.dataset.i18n);
+    for (const n of document.querySelectorAll("[data-i18n-placeholder]")) n.placeholder = t(n.dataset.i18nPlaceholder);
+    for (const n of document.querySelectorAll("[data-i18n-title]")) n.title = t(n.dataset.i18nTitle);
+    renderUser();
+    for (const p of Object.values(pages)) if (p.render && p.view && visible(p.view)) p.render();
+  }
+
+  $("lang-switch").addEventListener("click", () => {
+    st.lang = st.lang === "en" ? "zh" : "en";
+    localStorage.setItem(LANG_KEY, st.lang);
+    applyLang();
+  });
+
+  // --- login ----------------------------------------------------------------------------------
   function showLogin(message) {
     location.hash = "#/login";
-    show("view-login");
+    show("view-login", "");
     const e = $("login-error");
     e.textContent = message || "";
     e.classList.toggle("hidden", !message);
@@ -141,7 +222,9 @@
       st.me = me; st.csrf = me.csrf_token || "";
       $("login-password").value = "";
       renderUser();
-      if (location.hash === "#/queue") route(); else location.hash = "#/queue"; // hashchange routes
+      const target = st.wanted && st.wanted !== "#/login" ? st.wanted : home();
+      st.wanted = "";
+      if (location.hash === target) dispatch(); else location.hash = target; // hashchange routes
     } catch (e) {
       const msg = e.code === "too_many_attempts" ? t("login.locked") : e.status === 401 ? t("login.failed") : e.text();
       $("login-error").textContent = msg;
@@ -157,310 +240,22 @@
     showLogin("");
   });
 
-  // --- queue ----------------------------------------------------------------------------------
-  function age(iso) {
-    const ms = Date.now() - new Date(iso).getTime();
-    if (!(ms >= 0)) return "";
-    const min = Math.floor(ms / 60000);
-    if (min < 1) return t("age.just");
-    if (min < 60) return min + " " + t("age.min");
-    const h = Math.floor(min / 60);
-    if (h < 48) return h + " " + t("age.hour") + " " + (min % 60) + " " + t("age.min");
-    return Math.floor(h / 24) + " " + t("age.day");
-  }
-
-  function channelBadge(ch) {
-    return el("span", { class: "badge badge-" + ch, text: t("channel." + ch), "data-channel": ch });
-  }
-
-  function stateBadge(s) {
-    const n = el("span", { class: "state state-" + s + (FINAL.includes(s) ? " state-final" : ""), text: t("state." + s) });
-    n.dataset.state = s;
-    return n;
-  }
-
-  async function loadQueue() {
-    show("view-queue");
-    for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.filter === st.filter);
-    try {
-      st.tasks = (await api("GET", "/v1/tasks?state=" + encodeURIComponent(st.filter))) || [];
-      $("queue-updated").textContent = t("queue.updated") + " " + new Date().toLocaleTimeString(st.lang === "en" ? "en-GB" : "zh-CN");
-      renderQueue();
-    } catch (e) {
-      if (e.status !== 401) toast(e.text(), true);
-    }
-    st.refreshTimer = setInterval(() => { if (!document.hidden) loadQueueQuietly(); }, 30000);
-  }
-
-  async function loadQueueQuietly() {
-    try {
-      st.tasks = (await api("GET", "/v1/tasks?state=" + encodeURIComponent(st.filter))) || [];
-      renderQueue();
-    } catch (e) { /* shown on the next manual refresh */ }
-  }
-
-  function renderQueue() {
-    const body = $("queue-body");
-    body.replaceChildren();
-    for (const task of st.tasks) {
-      const d = task.decision || {};
-      const reasons = el("ul", { class: "reason-list", "data-testid": "queue-reasons" });
-      for (const r of (d.reasons || []).slice(0, 2)) reasons.append(el("li", { text: pick(r.zh, r.en) }));
-      const tr = el("tr", { class: "row-" + task.channel, "data-testid": "queue-row" },
-        el("td", {}, el("span", { class: "mono", text: task.declaration_no }),
-          task.decl_version > 1 ? el("span", { class: "muted", text: " v" + task.decl_version }) : null),
-        el("td", {}, channelBadge(task.channel)),
-        el("td", { text: t("action." + task.action) }),
-        el("td", {}, reasons),
-        el("td", {}, stateBadge(task.state)),
-        el("td", { class: "num", text: age(task.created_at) }));
-      tr.dataset.taskId = task.id;
-      tr.dataset.channel = task.channel;
-      tr.dataset.state = task.state;
-      tr.addEventListener("click", () => { location.hash = "#/task/" + encodeURIComponent(task.id); });
-      body.append(tr);
-    }
-    $("queue-empty").classList.toggle("hidden", st.tasks.length > 0);
-  }
-
-  for (const b of document.querySelectorAll(".tab")) {
-    b.addEventListener("click", () => { st.filter = b.dataset.filter; loadQueue(); });
-  }
-  $("queue-refresh").addEventListener("click", () => loadQueue());
-
-  // --- task -----------------------------------------------------------------------------------
-  async function loadTask(id) {
-    show("view-task");
-    $("result-error").classList.add("hidden");
-    try {
-      if (st.catalogue.length === 0) st.catalogue = (await api("GET", "/v1/findings")) || [];
-      st.task = await api("GET", "/v1/tasks/" + encodeURIComponent(id));
-    } catch (e) {
-      if (e.status !== 401) toast(e.text(), true);
-      return;
-    }
-    st.decl = null; st.declMissing = false; st.trail = [];
-    renderTask();
-    renderFindings();
-    const task = st.task;
-    const [decl, trail] = await Promise.allSettled([
-      api("GET", "/v1/declarations/" + encodeURIComponent(task.declaration_no) + "?version=" + task.decl_version),
-      api("GET", "/v1/audit/trail/" + encodeURIComponent(task.declaration_no)),
-    ]);
-    if (st.task !== task) return; // the officer moved on meanwhile
-    if (decl.status === "fulfilled") st.decl = decl.value; else st.declMissing = true;
-    if (trail.status === "fulfilled") st.trail = trail.value || [];
-    renderTask();
-  }
-
-  function fact(dl, label, value, testid) {
-    if (value === undefined || value === null || value === "") return;
-    const dd = el("dd", { text: String(value) });
-    if (testid) dd.dataset.testid = testid;
-    dl.append(el("dt", { text: label }), dd);
-  }
-
-  function fmtTime(iso) {
-    if (!iso || iso.startsWith("0001-")) return "";
-    return new Date(iso).toLocaleString(st.lang === "en" ? "en-GB" : "zh-CN", { hour12: false });
-  }
-
-  function fmtNum(v, digits) {
-    if (typeof v !== "number") return "";
-    return v.toLocaleString(st.lang === "en" ? "en-GB" : "zh-CN", { maximumFractionDigits: digits });
-  }
-
-  function renderTask() {
-    const task = st.task;
-    const d = task.decision || {};
-    $("task-number").textContent = task.declaration_no + (task.decl_version > 1 ? " v" + task.decl_version : "");
-    const ch = $("task-channel");
-    ch.className = "badge badge-" + task.channel;
-    ch.textContent = t("channel." + task.channel);
-    ch.dataset.channel = task.channel;
-    const sb = $("task-state");
-    sb.replaceChildren(stateBadge(task.state));
-    sb.dataset.state = task.state;
-
-    const facts = $("task-facts");
-    facts.replaceChildren();
-    fact(facts, t("col.action"), t("action." + task.action));
-    fact(facts, t("task.selection"), t("selection." + (d.selection || "none")) + (d.random ? " · " + t("task.random") : ""));
-    fact(facts, t("task.score"), typeof d.probability === "number" ? (d.probability * 100).toFixed(1) + "%" : "");
-    fact(facts, t("col.port"), task.port);
-    fact(facts, t("col.officer"), task.officer);
-    fact(facts, t("col.age"), age(task.created_at));
-
-    const reasons = $("task-reasons");
-    reasons.replaceChildren();
-    for (const r of d.reasons || []) {
-      const li = el("li", { "data-testid": "task-reason" }, el("span", { text: pick(r.zh, r.en) }),
-        el("span", { class: "secondary", text: st.lang === "en" ? r.zh : r.en }));
-      reasons.append(li);
-    }
-    const rules = $("task-rules");
-    rules.replaceChildren();
-    for (const r of d.rules_fired || []) rules.append(el("li", { text: r.id + " · " + r.title }));
-    $("task-rules-wrap").classList.toggle("hidden", !(d.rules_fired || []).length);
-
-    renderDeclaration();
-    renderTrail();
-
-    const done = FINAL.includes(task.state) || task.state === "RESULT_RECORDED";
-    $("result-form").classList.toggle("hidden", done);
-    $("result-view").classList.toggle("hidden", !task.result);
-    if (task.result) renderResult(task.result);
-    renderFindingLabels();
-  }
-
-  function renderDeclaration() {
-    const dl = $("decl-facts");
-    dl.replaceChildren();
-    const body = $("items-body");
-    body.replaceChildren();
-    $("decl-missing").classList.toggle("hidden", !st.declMissing);
-    const d = st.decl;
-    if (!d) return;
-    const ent = (e) => (e ? [e.name, e.customs_code || e.uscc].filter(Boolean).join(" · ") : "");
-    fact(dl, t("decl.importer"), ent(d.consignee));
-    fact(dl, t("decl.consignor"), ent(d.consignor));
-    fact(dl, t("decl.declarant"), d.declarant);
-    fact(dl, t("decl.tradeMode"), d.trade_mode);
-    fact(dl, t("decl.transport"), d.transport_mode);
-    fact(dl, t("decl.departure"), d.departure_country);
-    fact(dl, t("decl.bill"), d.bill_of_lading);
-    fact(dl, t("decl.declaredAt"), fmtTime(d.declared_at));
-    for (const it of d.items || []) {
-      const tr = el("tr", { "data-testid": "item-row" },
-        el("td", { class: "num", text: String(it.seq) }),
-        el("td", { class: "mono", text: it.hs_code }),
-        el("td", { text: it.description || "" }),
-        el("td", { class: "num", text: fmtNum(it.quantity, 3) + " " + (it.unit || "") }),
-        el("td", { class: "num", text: fmtNum(it.net_weight_kg, 3) }),
-        el("td", { class: "num", text: fmtNum(it.declared_value, 2) + " " + (it.currency || "") }),
-        el("td", { text: it.origin_country || "" }));
-      body.append(tr);
-    }
-  }
-
-  function renderTrail() {
-    const ol = $("trail");
-    ol.replaceChildren();
-    for (const r of st.trail) {
-      ol.append(el("li", {}, el("span", { class: "mono", text: fmtTime(r.at) + "  " }),
-        el("span", { text: tOr("audit." + r.action, r.action) + " · " + (r.actor === "system" ? t("audit.system") : r.actor) })));
-    }
-  }
-
-  function renderResult(r) {
-    const dl = $("result-facts");
-    dl.replaceChildren();
-    fact(dl, t("result.outcome"), t("outcome." + r.outcome), "result-outcome");
-    const names = (r.findings || []).map((f) => {
-      const c = st.catalogue.find((x) => x.code === f.code);
-      const sev = t("sev." + f.severity);
-      return (c ? pick(c.zh, c.en) : f.code) + (st.lang === "en" ? " (" + sev + ")" : "（" + sev + "）");
-    });
-    fact(dl, t("result.findings"), names.join(st.lang === "en" ? "; " : "；"), "result-findings");
-    fact(dl, t("result.adjustment"), fmtNum(r.adjustment, 2));
-    fact(dl, t("result.disposition"), t("disp." + r.disposition), "result-disposition");
-    fact(dl, t("result.note"), r.note);
-    fact(dl, t("result.officer"), r.officer);
-    fact(dl, t("result.at"), fmtTime(r.inspected_at));
-  }
-
-  // The picklist is built once per task; language changes only relabel it, so ticks survive.
-  function renderFindings() {
-    const box = $("findings");
-    box.replaceChildren();
-    for (const f of st.catalogue) {
-      const cb = el("input", { type: "checkbox", id: "finding-" + f.code, value: f.code, "data-testid": "finding-" + f.code });
-      const sel = el("select", { id: "severity-" + f.code, "data-testid": "severity-" + f.code });
-      for (const s of [1, 2, 3]) {
-        const o = el("option", { value: String(s), "data-sev": String(s) });
-        if (s === f.default_severity) o.selected = true;
-        sel.append(o);
-      }
-      const lab = el("label", { class: "finding", for: "finding-" + f.code }, cb, el("span", { "data-code": f.code }), sel);
-      box.append(lab);
-    }
-    renderFindingLabels();
-  }
-
-  function renderFindingLabels() {
-    for (const f of st.catalogue) {
-      const s = document.querySelector('#findings span[data-code="' + f.code + '"]');
-      if (s) s.textContent = pick(f.zh, f.en);
-    }
-    for (const o of document.querySelectorAll("#findings option")) o.textContent = t("sev." + o.dataset.sev);
-  }
-
-  $("result-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const task = st.task;
-    const outcome = document.querySelector('input[name="outcome"]:checked').value;
-    const findings = [];
-    for (const f of st.catalogue) {
-      if ($("finding-" + f.code).checked) findings.push({ code: f.code, severity: Number($("severity-" + f.code).value) });
-    }
-    const errBox = $("result-error");
-    if (outcome === "NON_CONFORMING" && findings.length === 0) {
-      errBox.textContent = t("result.needFinding");
-      errBox.classList.remove("hidden");
-      return;
-    }
-    errBox.classList.add("hidden");
-    const btn = $("result-submit");
-    btn.disabled = true;
-    try {
-      await api("POST", "/v1/inspection-results", {
-        task_id: task.id,
-        expected_version: task.version,
-        outcome,
-        findings,
-        adjustment: Number($("result-adjustment").value) || 0,
-        // A sample sent to the laboratory has no disposition until the lab reports.
-        disposition: outcome === "PENDING_LAB" ? "" : $("result-disposition").value,
-        note: $("result-note").value,
-      });
-      toast(t("result.saved"));
-      resetForm();
-      await loadTask(task.id);
-    } catch (e) {
-      if (e.status === 401) return;
-      let msg = e.code === "conflict" ? t("result.conflict") : e.text();
-      if (e.fields.length) msg += "：" + e.fields.map((f) => f.path + " " + pick(f.zh, f.en)).join("；");
-      errBox.textContent = msg;
-      errBox.classList.remove("hidden");
-      if (e.code === "conflict") await loadTask(task.id);
-    } finally {
-      btn.disabled = false;
-    }
-  });
-
-  for (const r of document.querySelectorAll('input[name="outcome"]')) {
-    r.addEventListener("change", () => {
-      $("result-disposition").disabled = document.querySelector('input[name="outcome"]:checked').value === "PENDING_LAB";
-    });
-  }
-
-  function resetForm() {
-    $("result-disposition").disabled = false;
-    $("outcome-conforming").checked = true;
-    $("result-adjustment").value = "0";
-    $("result-disposition").value = "RELEASE";
-    $("result-note").value = "";
-  }
-
   // --- routing --------------------------------------------------------------------------------
-  function route() {
-    const h = location.hash || "#/queue";
-    if (!st.me) { showLogin(""); return; }
-    const m = h.match(/^#\/task\/(.+)$/);
-    if (m) { loadTask(decodeURIComponent(m[1])); return; }
-    loadQueue();
+  function dispatch() {
+    const h = location.hash || home();
+    if (!st.me) { if (h !== "#/login") st.wanted = h; showLogin(""); return; }
+    if (h === "#/login" || h === "#/" || h === "") { location.hash = home(); return; }
+    for (const r of routes) {
+      const m = h.match(r.re);
+      if (!m) continue;
+      const p = pages[r.name];
+      if (!hasAny(...p.roles)) { show(p.view, ""); toast(t("err.forbidden"), true); return; }
+      p.load(...m.slice(1).map(decodeURIComponent));
+      return;
+    }
+    location.hash = home();
   }
-  window.addEventListener("hashchange", () => { if (st.me || location.hash !== "#/login") route(); });
+  window.addEventListener("hashchange", () => { if (st.me || location.hash !== "#/login") dispatch(); });
 
   async function boot() {
     applyLang();
@@ -470,9 +265,13 @@
     } catch (e) { st.me = null; }
     st.csrf = (st.me && st.me.csrf_token) || "";
     renderUser();
-    if (st.me && location.hash === "#/login") location.hash = "#/queue";
-    route();
+    if (st.me && location.hash === "#/login") location.hash = home();
+    dispatch();
     document.body.dataset.ready = "true"; // browser tests wait for this
   }
-  boot();
+
+  window.PG = { st, $, t, tOr, el, pick, has, hasAny, api, APIError, toast, show, visible, every, page, route,
+    fmtTime, fmtDate, fmtNum, fmtPct, age, channelBadge, stateBadge, fact, errorText, showError, FINAL, locale };
+  // Deferred scripts run in order before DOMContentLoaded: by then every page has registered.
+  document.addEventListener("DOMContentLoaded", boot);
 })();

@@ -1,0 +1,2 @@
+// HQ analysts' dashboards (filled in by a later step).
+"use strict";
