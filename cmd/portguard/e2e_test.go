@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -439,6 +440,49 @@ func TestTheWholeLoopRunsEndToEndThroughKafkaTheAPIAndClickHouse(t *testing.T) {
 		t.Errorf("trend counts %d declarations, %d inspected; want %d, %d (%+v)", total, insp, n, len(inspected), trend)
 	}
 	t.Logf("%d declarations, %d inspected, %d hits, %d releases", n, len(inspected), hits, len(releases))
+
+	// A draft rule on the HS heading of the first inspected consignment, backtested over the
+	// history just stored, matches it and reports its outcome.
+	ok := false
+	var stored struct {
+		Items []struct {
+			HSCode string `json:"hs_code"`
+		} `json:"items"`
+	}
+	officer.do("GET", "/v1/declarations/"+first.DeclarationNo, nil, 200, &stored)
+	ok = len(stored.Items) > 0
+	if !ok {
+		t.Fatalf("declaration %s has no items through the API", first.DeclarationNo)
+	}
+	rulePath := filepath.Join(t.TempDir(), "rule.json")
+	rule := fmt.Sprintf(`{"id":"BT-1","title":"回测","reason_zh":"回测","reason_en":"backtest","action":"PHYSICAL","percent":100,
+		"when":{"field":"hs_code","op":"prefix","values":[%q]}}`, stored.Items[0].HSCode[:4])
+	if err := os.WriteFile(rulePath, []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var btOut syncBuffer
+	today := time.Now().UTC()
+	err = run(context.Background(), []string{"backtest", "--rule", rulePath, "--clickhouse", p.ClickHouse,
+		"--from", today.AddDate(0, 0, -1).Format(time.DateOnly), "--to", today.AddDate(0, 0, 1).Format(time.DateOnly)},
+		func(string) string { return "" }, &btOut, io.Discard)
+	if err != nil {
+		t.Fatalf("backtest: %v", err)
+	}
+	var bt struct {
+		Declarations     int `json:"declarations"`
+		Matches          int `json:"matches"`
+		Selected         int `json:"selected"`
+		MatchedInspected struct {
+			N    int `json:"n"`
+			Hits int `json:"hits"`
+		} `json:"matched_inspected"`
+	}
+	if err := json.Unmarshal([]byte(btOut.String()), &bt); err != nil {
+		t.Fatalf("backtest output: %v: %s", err, btOut.String())
+	}
+	if bt.Declarations != n || bt.Matches < 1 || bt.Selected != bt.Matches || bt.MatchedInspected.N < 1 || bt.MatchedInspected.Hits < 1 {
+		t.Errorf("backtest of HS %s over %d declarations: %+v", stored.Items[0].HSCode[:4], n, bt)
+	}
 
 	// Every action is on the audit chain, `portguard audit verify` accepts it, and a record
 	// changed behind portguard's back is named.

@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"bench":    {"measure: bench ingest|decide|http|analytics [--json]", runBench},
 		"evaluate": {"train on labelled history A, score B: AUC, precision/recall at rates", runEvaluate},
 		"replay":   {"replay the closed loop over labelled history at an inspection rate", runReplay},
+		"backtest": {"run a draft rule over ClickHouse history: matches, hits, workload", runBacktest},
 		"gen":      {"write a deterministic synthetic declaration stream (csv, jsonl, kafka)", runGen},
 	}
 }
