@@ -3,32 +3,44 @@ package analytics
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portguard/portguard/analytics/chtest"
 )
 
-// TestBenchLoadsAndTimesEveryDashboardQuery runs Bench small (PORTGUARD_BENCH_ROWS overrides the
-// size for a manual measurement; the figures are printed with -v, never asserted).
+// TestBenchLoadsAndTimesEveryDashboardQuery runs the benchmark small, over 30 days, and checks
+// that what it loaded is all there exactly once and that the dashboards answer on it.
 func TestBenchLoadsAndTimesEveryDashboardQuery(t *testing.T) {
 	s, db := mustStore(t)
-	rows := 3000
-	if v, err := strconv.Atoi(os.Getenv("PORTGUARD_BENCH_ROWS")); err == nil && v > 0 {
-		rows = v
-	}
+	const rows = 3000
 	var progress bytes.Buffer
-	res, err := Bench(context.Background(), s, &progress, rows)
+	res, err := BenchWith(context.Background(), s, &progress, BenchOptions{Rows: rows, Days: 30, Batch: 700})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s", progress.String())
-	if res.Rows != rows || db.Count(t, "decisions FINAL", "") != uint64(rows) {
-		t.Fatalf("rows = %d, decisions stored = %d, want %d", res.Rows, db.Count(t, "decisions FINAL", ""), rows)
+	if res.Rows != rows || db.Count(t, "declarations FINAL", "") != rows || db.Count(t, "decision_facts", "") != rows {
+		t.Fatalf("rows = %d, declarations stored = %d, facts = %d, want %d", res.Rows,
+			db.Count(t, "declarations FINAL", ""), db.Count(t, "decision_facts", ""), rows)
+	}
+	if got := db.Count(t, "declaration_items", ""); res.Items < rows || got != uint64(res.Items) {
+		t.Fatalf("items = %d, stored %d", res.Items, got)
+	}
+	// Re-deliveries and re-decisions make more decision rows than declarations, one per
+	// declaration once deduplicated.
+	if got := db.Count(t, "decisions FINAL", ""); res.Decisions <= rows || got != rows {
+		t.Fatalf("decisions = %d (want more than %d), stored %d once deduplicated, want %d", res.Decisions, rows, got, rows)
 	}
 	if got := db.Count(t, "inspection_results", ""); res.Results == 0 || got != uint64(res.Results) {
 		t.Fatalf("results = %d, stored %d", res.Results, got)
 	}
-	if len(res.Queries) < 8 || res.LoadRowsPerS <= 0 {
+	if len(res.Queries) < 10 || res.LoadRowsPerS <= 0 {
 		t.Fatalf("result %+v", res)
 	}
 	for _, q := range res.Queries {
@@ -36,13 +48,51 @@ func TestBenchLoadsAndTimesEveryDashboardQuery(t *testing.T) {
 			t.Errorf("query %+v not measured", q)
 		}
 	}
-	// The generator's data must make the dashboards say something: some inspections, some hits.
-	h, err := s.HitRates(context.Background(), Scope{From: benchEnd.AddDate(-1, 0, 0), To: benchEnd})
+	// The generated data must make the dashboards say something: random control, targeting
+	// that beats it, and hits.
+	h, err := s.HitRates(context.Background(), Scope{From: benchEnd.AddDate(0, 0, -30), To: benchEnd})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Overall.N == 0 || h.Overall.Hits == 0 || h.Random.N == 0 || h.Declarations != uint64(rows) {
+	if h.Overall.N == 0 || h.Overall.Hits == 0 || h.Random.N == 0 || h.Declarations != rows || h.Lift <= 1 {
 		t.Fatalf("generated data is degenerate: %+v", h)
 	}
 	t.Logf("hit rates: random %.3f targeted %.3f lift %.2f ipw %.3f", h.Random.Rate, h.Targeted.Rate, h.Lift, h.IPWNonCompliance)
+}
+
+// BenchmarkDashboards runs the analytics benchmark once per iteration and prints its JSON:
+//
+//	PORTGUARD_BENCH_ROWS=1000000 go test -run '^$' -bench Dashboards -benchtime 1x ./analytics/
+//
+// PORTGUARD_BENCH_ADDR=host:port uses that ClickHouse (a fresh database in it) instead of the
+// test server; `portguard bench analytics --json` is the same measurement.
+func BenchmarkDashboards(b *testing.B) {
+	rows := 100000
+	if v, err := strconv.Atoi(os.Getenv("PORTGUARD_BENCH_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	for range b.N {
+		cfg := DefaultConfig()
+		if addr := os.Getenv("PORTGUARD_BENCH_ADDR"); addr != "" {
+			cfg.Addr, cfg.Database = addr, "bench_"+strconv.FormatInt(time.Now().Unix(), 10)
+		} else {
+			db := chtest.New(b)
+			cfg.Addr, cfg.Database = db.Addr, db.Database
+		}
+		s, err := Open(context.Background(), cfg, nil, prometheus.NewRegistry())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Migrate(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		res, err := Bench(context.Background(), s, os.Stderr, rows)
+		s.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, _ := json.Marshal(res)
+		b.Logf("%s", out)
+		os.Stdout.Write(append(out, '\n'))
+	}
 }

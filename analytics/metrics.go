@@ -13,6 +13,7 @@ type metrics struct {
 	calls        *prometheus.CounterVec
 	recorded     *prometheus.CounterVec
 	skipped      *prometheus.CounterVec
+	rollupDays   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,11 +34,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "portguard", Subsystem: "analytics", Name: "skipped_messages_total",
 			Help: "Kafka messages the recorder could not decode and skipped, by topic.",
 		}, []string{"topic"}),
+		rollupDays: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "portguard", Subsystem: "analytics", Name: "rollup_days_total",
+			Help: "Days of decision_facts and daily_cube rebuilt by rollups.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.breakerState, m.calls, m.recorded, m.skipped} {
+	for _, c := range []prometheus.Collector{m.breakerState, m.calls, m.recorded, m.skipped, m.rollupDays} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -26,6 +26,7 @@ const (
 	DimChannel    Dimension = "channel"
 	DimRule       Dimension = "rule"
 	DimSelection  Dimension = "selection"
+	DimDeclarant  Dimension = "declarant"
 )
 
 // dimension says how a Dimension reads from the per-decision fact: a scalar column, or an array
@@ -33,18 +34,20 @@ const (
 type dimension struct {
 	column string
 	array  bool
+	cube   bool // daily_cube has it too, so queries on it alone need not read the facts
 }
 
 var dimensions = map[Dimension]dimension{
-	DimPort:       {"port", false},
-	DimHS2:        {"hs2", true},
-	DimHS4:        {"hs4", true},
-	DimOrigin:     {"origins", true},
-	DimTradeMode:  {"trade_mode", false},
-	DimEnterprise: {"importer", false},
-	DimChannel:    {"channel", false},
-	DimRule:       {"rules_fired", true},
-	DimSelection:  {"selection", false},
+	DimPort:       {"port", false, true},
+	DimHS2:        {"hs2", true, false},
+	DimHS4:        {"hs4", true, false},
+	DimOrigin:     {"origins", true, false},
+	DimTradeMode:  {"trade_mode", false, true},
+	DimEnterprise: {"importer", false, false},
+	DimChannel:    {"channel", false, true},
+	DimRule:       {"rules_fired", true, false},
+	DimSelection:  {"selection", false, true},
+	DimDeclarant:  {"declarant", false, false},
 }
 
 // Dimensions lists the accepted group-by and filter fields, for API documentation and forms.
@@ -133,8 +136,10 @@ func filterSQL(filters map[Dimension][]string) (string, []any, error) {
 	return b.String(), args, nil
 }
 
+// periodSQL cuts periods from the day column that decision_facts and daily_cube share: the
+// decision's day in the configured time zone.
 func (s *Store) periodSQL(iv Interval) (string, error) {
-	day := "toDate(decided_at, '" + s.cfg.TimeZone + "')"
+	day := "day"
 	switch iv {
 	case Day, "":
 		return day, nil
@@ -154,6 +159,36 @@ func checkPeriod(from, to time.Time) error {
 		return fmt.Errorf("%w: period longer than 3 years", ErrInvalid)
 	}
 	return nil
+}
+
+// cubeCovers says whether daily_cube alone answers a query over [from, to) grouped and filtered by
+// dims: the period must start and end at midnight in the configured time zone (the cube has no
+// finer time) and every dimension must be one the cube keeps.
+func (s *Store) cubeCovers(from, to time.Time, groupBy []Dimension, filters map[Dimension][]string) bool {
+	if !s.midnight(from) || !s.midnight(to) {
+		return false
+	}
+	for _, g := range groupBy {
+		if !dimensions[g].cube {
+			return false
+		}
+	}
+	for f, v := range filters {
+		if len(v) > 0 && !dimensions[f].cube {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) midnight(t time.Time) bool {
+	l := t.In(s.loc)
+	return l.Hour() == 0 && l.Minute() == 0 && l.Second() == 0 && l.Nanosecond() == 0
+}
+
+// cubeWhere selects the cube's days in [from, to), both local midnights.
+func (s *Store) cubeWhere(from, to time.Time) (string, []any) {
+	return "day >= toDate(?) AND day < toDate(?)", []any{from.In(s.loc).Format(dateLayout), to.In(s.loc).Format(dateLayout)}
 }
 
 func (s *Store) limit(n int) int {
@@ -196,7 +231,9 @@ func (s *Store) Trend(ctx context.Context, q TrendRequest) (*TrendResult, error)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: trend: %w", err)
 	}
-	args := append([]any{ts(q.From), ts(q.To)}, fargs...)
+	if err := s.fresh(ctx); err != nil {
+		return nil, fmt.Errorf("analytics: trend: %w", err)
+	}
 	sel := []string{period + " AS period"}
 	by := []string{"period"}
 	for i, g := range groups {
@@ -204,16 +241,27 @@ func (s *Store) Trend(ctx context.Context, q TrendRequest) (*TrendResult, error)
 		by = append(by, "g"+strconv.Itoa(i))
 	}
 	limit := s.limit(q.Limit)
-	query := "SELECT " + strings.Join(sel, ", ") + `, count(), countIf(channel IN ('RED', 'YELLOW')),
- countIf(has_result = 1), countIf(has_result = 1 AND hit = 1), sumIf(revenue, has_result = 1 AND hit = 1)
-FROM (` + fmt.Sprintf(decisionOutcomes, "decided_at >= ? AND decided_at < ?"+filters) + `)
+	var query string
+	var args []any
+	if s.cubeCovers(q.From, q.To, q.GroupBy, q.Filters) {
+		where, wargs := s.cubeWhere(q.From, q.To)
+		query = "SELECT " + strings.Join(sel, ", ") + `, sum(declarations), sum(inspected), sum(results), sum(hits), sum(revenue)
+FROM daily_cube WHERE ` + where + filters + `
 GROUP BY ` + strings.Join(by, ", ") + " ORDER BY " + strings.Join(by, ", ") + " LIMIT ?"
-	args = append(args, limit+1)
+		args = append(append(wargs, fargs...), limit+1)
+	} else {
+		where, wargs := s.factsWhere(q.From, q.To)
+		query = "SELECT " + strings.Join(sel, ", ") + `, count(), countIf(channel IN ('RED', 'YELLOW')),
+ countIf(has_result = 1), countIf(has_result = 1 AND hit = 1), sumIf(revenue, has_result = 1 AND hit = 1)
+FROM (` + fmt.Sprintf(factsSelect, where+filters) + `)
+GROUP BY ` + strings.Join(by, ", ") + " ORDER BY " + strings.Join(by, ", ") + " LIMIT ?"
+		args = append(append(wargs, fargs...), limit+1)
+	}
 	res := &TrendResult{Interval: q.Interval, GroupBy: q.GroupBy, Rows: []TrendRow{}}
 	if res.Interval == "" {
 		res.Interval = Day
 	}
-	loc, _ := time.LoadLocation(s.cfg.TimeZone)
+	loc := s.loc
 	err = s.do(ctx, "trend", func(ctx context.Context) error {
 		rows, err := s.conn.Query(s.limits(ctx), query, args...)
 		if err != nil {

@@ -59,6 +59,18 @@ type Config struct {
 	MaxRows int
 	// MaxQuerySeconds is the server-side execution limit of analyst queries; default 20.
 	MaxQuerySeconds int
+
+	// RollupLag is how stale the dashboards' rollups (decision_facts, daily_cube) may be: a
+	// dashboard query first brings them up to date unless a rollup finished less than RollupLag
+	// ago. Default 0: always exact (the check costs two small queries when nothing changed).
+	// A server under continuous ingest may set a few seconds to a minute.
+	RollupLag time.Duration
+	// RedecisionWindow bounds how far apart in time two decisions of the same declaration
+	// version may be for the rollup to reconcile them (a re-decision replaces the earlier one);
+	// default 7 days. Re-targeting happens before release, within the manifest join window.
+	RedecisionWindow time.Duration
+	// RollupSeconds is the server-side execution limit of one rollup step; default 600.
+	RollupSeconds int
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -76,6 +88,9 @@ func DefaultConfig() Config {
 		TimeZone:        "UTC",
 		MaxRows:         10000,
 		MaxQuerySeconds: 20,
+
+		RedecisionWindow: 7 * 24 * time.Hour,
+		RollupSeconds:    600,
 	}
 }
 
@@ -94,6 +109,8 @@ func (c Config) Validate() error {
 		return errors.New("analytics: config: breaker needs BreakerFailures > 0 and BreakerOpenFor > 0")
 	case c.MaxRows <= 0 || c.MaxQuerySeconds <= 0:
 		return errors.New("analytics: config: MaxRows and MaxQuerySeconds must be positive")
+	case c.RollupLag < 0 || c.RedecisionWindow < 0 || c.RollupSeconds <= 0:
+		return errors.New("analytics: config: RollupLag and RedecisionWindow must not be negative, RollupSeconds must be positive")
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil || !tzName(c.TimeZone) {
 		return fmt.Errorf("analytics: config: time zone %q: unknown", c.TimeZone)
@@ -104,6 +121,8 @@ func (c Config) Validate() error {
 // Store is portguard's ClickHouse history. It is safe for concurrent use.
 type Store struct {
 	cfg     Config
+	loc     *time.Location
+	rollup  rollupState
 	conn    driver.Conn
 	log     *slog.Logger
 	breaker *gobreaker.CircuitBreaker[struct{}]
@@ -141,7 +160,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regi
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, conn: conn, log: log.With("component", "analytics"), m: m}
+	loc, _ := time.LoadLocation(cfg.TimeZone)
+	s := &Store{cfg: cfg, loc: loc, conn: conn, log: log.With("component", "analytics"), m: m}
 	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        "clickhouse",
 		MaxRequests: 1,

@@ -29,68 +29,39 @@ type TrendPoint struct {
 // by month.
 const maxTrendSpan = 3 * 366 * 24 * time.Hour
 
-// decisionOutcomes is the per-decision fact the trend queries start from: every decision (latest
-// per declaration version) with its latest concluded result, if any. Placeholders: the WHERE
-// clause over decisions is spliced in by the caller (built only from allow-listed parts).
-const decisionOutcomes = `SELECT declaration_no, version, decided_at, port, importer, channel, selection,
- random, propensity, probability, model_version, rules_fired, rules_selected, hs2, hs4, origins,
- trade_mode, has_result, hit, severity, revenue
-FROM (
- SELECT declaration_no, version, decided_at, port, importer, toString(channel) AS channel, selection,
-  random, propensity, probability, model_version, rules_fired, rules_selected, hs2, hs4, origins, trade_mode
- FROM decisions FINAL
- WHERE %s
-) ANY LEFT JOIN (
- SELECT declaration_no, decl_version AS version, toUInt8(1) AS has_result, hit, severity, revenue
- FROM (` + latestResults + `)
- WHERE outcome != 'PENDING_LAB'
-) USING (declaration_no, version)`
+// factsSelect is the per-decision fact the dashboard queries start from: every declaration
+// version once (its latest decision) with its latest concluded result, as Rollup keeps them in
+// decision_facts. The WHERE clause is spliced in by the caller (built only from allow-listed
+// parts, see factsWhere).
+const factsSelect = `SELECT day, declaration_no, version, decided_at, port, importer, declarant,
+ toString(channel) AS channel, selection, random, propensity, probability, model_version, rules_fired,
+ rules_selected, hs2, hs4, origins, trade_mode, has_result, hit, severity, revenue
+FROM decision_facts
+WHERE %s`
+
+// factsWhere selects facts decided in [from, to). The day bounds (one day of slack on each side)
+// let ClickHouse skip the day partitions outside the period; decided_at then cuts exactly.
+func (s *Store) factsWhere(from, to time.Time) (string, []any) {
+	return "day >= toDate(?) AND day <= toDate(?) AND decided_at >= ? AND decided_at < ?",
+		[]any{from.In(s.loc).AddDate(0, 0, -1).Format(dateLayout), to.In(s.loc).AddDate(0, 0, 1).Format(dateLayout), ts(from), ts(to)}
+}
 
 // DailyTrend answers the foundation trend: per day, declarations decided, the share inspected
 // (RED or YELLOW), and the share of concluded inspections that found non-conformity. Only the
 // latest decision and the latest result version of each declaration version count.
 func (s *Store) DailyTrend(ctx context.Context, q TrendQuery) ([]TrendPoint, error) {
-	if q.From.IsZero() || !q.To.After(q.From) {
-		return nil, fmt.Errorf("analytics: daily trend: %w: need From < To", ErrInvalid)
-	}
-	if q.To.Sub(q.From) > maxTrendSpan {
-		return nil, fmt.Errorf("analytics: daily trend: %w: period longer than 3 years", ErrInvalid)
-	}
-	where := "decided_at >= ? AND decided_at < ?"
-	args := []any{ts(q.From), ts(q.To)}
+	req := TrendRequest{From: q.From, To: q.To, Interval: Day}
 	if q.Port != "" {
-		where += " AND port = ?"
-		args = append(args, q.Port)
+		req.Filters = map[Dimension][]string{DimPort: {q.Port}}
 	}
-	query := `SELECT toDate(decided_at, '` + s.cfg.TimeZone + `') AS day, count() AS decl,
- countIf(channel IN ('RED', 'YELLOW')) AS insp, countIf(has_result = 1) AS res,
- countIf(has_result = 1 AND hit = 1) AS hits
-FROM (` + fmt.Sprintf(decisionOutcomes, where) + `)
-GROUP BY day ORDER BY day LIMIT ?`
-	args = append(args, s.cfg.MaxRows)
-	loc, _ := time.LoadLocation(s.cfg.TimeZone)
-	var out []TrendPoint
-	err := s.do(ctx, "daily_trend", func(ctx context.Context) error {
-		rows, err := s.conn.Query(s.limits(ctx), query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p TrendPoint
-			var day time.Time
-			if err := rows.Scan(&day, &p.Declarations, &p.Inspected, &p.Results, &p.Hits); err != nil {
-				return err
-			}
-			p.Day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc)
-			p.InspectionRate = ratio(p.Inspected, p.Declarations)
-			p.HitRate = ratio(p.Hits, p.Results)
-			out = append(out, p)
-		}
-		return rows.Err()
-	})
+	res, err := s.Trend(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: daily trend: %w", err)
+	}
+	out := make([]TrendPoint, len(res.Rows))
+	for i, r := range res.Rows {
+		out[i] = TrendPoint{Day: r.Period, Declarations: r.Declarations, Inspected: r.Inspected,
+			Results: r.Results, Hits: r.Hits, InspectionRate: r.InspectionRate, HitRate: r.HitRate}
 	}
 	return out, nil
 }

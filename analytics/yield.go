@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 	"time"
 )
@@ -16,7 +15,9 @@ type Scope struct {
 	Filters  map[Dimension][]string
 }
 
-func (s *Store) scopeSQL(sc Scope) (string, []any, error) {
+// scopeSQL returns the facts of the scope as a subquery with its arguments, after bringing the
+// rollups up to date.
+func (s *Store) scopeSQL(ctx context.Context, sc Scope) (string, []any, error) {
 	if err := checkPeriod(sc.From, sc.To); err != nil {
 		return "", nil, err
 	}
@@ -24,7 +25,11 @@ func (s *Store) scopeSQL(sc Scope) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return fmt.Sprintf(decisionOutcomes, "decided_at >= ? AND decided_at < ?"+f), append([]any{ts(sc.From), ts(sc.To)}, fargs...), nil
+	if err := s.fresh(ctx); err != nil {
+		return "", nil, err
+	}
+	where, args := s.factsWhere(sc.From, sc.To)
+	return fmt.Sprintf(factsSelect, where+f), append(args, fargs...), nil
 }
 
 // HitRates are the honest hit rates of a scope. Only the random control group estimates the
@@ -50,7 +55,7 @@ type HitRates struct {
 
 // HitRates computes the honest hit rates of the scope.
 func (s *Store) HitRates(ctx context.Context, sc Scope) (*HitRates, error) {
-	fact, args, err := s.scopeSQL(sc)
+	fact, args, err := s.scopeSQL(ctx, sc)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: hit rates: %w", err)
 	}
@@ -62,6 +67,17 @@ func (s *Store) HitRates(ctx context.Context, sc Scope) (*HitRates, error) {
  sumIf(hit / propensity, has_result = 1 AND propensity > 0), sumIf(1 / propensity, has_result = 1 AND propensity > 0),
  sumIf(1 / (propensity * propensity), has_result = 1 AND propensity > 0), countIf(has_result = 1 AND propensity <= 0)
 FROM (` + fact + `)`
+	if s.cubeCovers(sc.From, sc.To, nil, sc.Filters) {
+		// The same sums from the cube, whose rows are already split by random and selection.
+		f, fargs, _ := filterSQL(sc.Filters)
+		where, wargs := s.cubeWhere(sc.From, sc.To)
+		query = `SELECT sum(declarations),
+ sumIf(results, random = 1), sumIf(hits, random = 1),
+ sumIf(results, random = 0 AND selection IN ('rule', 'model')), sumIf(hits, random = 0 AND selection IN ('rule', 'model')),
+ sum(results), sum(hits), sum(w_hit), sum(w_sum), sum(w_sq), sum(no_propensity)
+FROM daily_cube WHERE ` + where + f
+		args = append(wargs, fargs...)
+	}
 	var (
 		h                      HitRates
 		rn, rh, tn, th, on, oh uint64
@@ -122,7 +138,7 @@ func (s *Store) RuleYields(ctx context.Context, sc Scope, o RuleYieldOptions) ([
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	fact, args, err := s.scopeSQL(sc)
+	fact, args, err := s.scopeSQL(ctx, sc)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: rule yield: %w", err)
 	}
@@ -239,21 +255,27 @@ type Calibration struct {
 // ModelYields reports precision at the inspected share and calibration by decile, per model
 // version seen in the scope.
 func (s *Store) ModelYields(ctx context.Context, sc Scope) ([]ModelYield, error) {
-	fact, args, err := s.scopeSQL(sc)
+	fact, args, err := s.scopeSQL(ctx, sc)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: model yield: %w", err)
 	}
 	var out []ModelYield
+	byVersion := map[string]*ModelYield{}
 	err = s.do(ctx, "model_yield", func(ctx context.Context) error {
-		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, count(), countIf(channel IN ('RED', 'YELLOW'))
-FROM (`+fact+`) GROUP BY model_version ORDER BY model_version LIMIT 1000`, args...)
+		// The threshold is the quantile of the model's own scores at 1 - inspected share, over
+		// every declaration it scored, inspected or not (quantileExact's element: index n -
+		// inspected of the sorted scores); precision is then measured where labels exist.
+		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, n, insp, ps[least(n - insp, n - 1) + 1]
+FROM (SELECT model_version, count() AS n, countIf(channel IN ('RED', 'YELLOW')) AS insp,
+ arraySort(groupArray(probability)) AS ps FROM (`+fact+`) GROUP BY model_version)
+ORDER BY model_version LIMIT 1000`, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var m ModelYield
-			if err := rows.Scan(&m.ModelVersion, &m.Declarations, &m.Inspected); err != nil {
+			if err := rows.Scan(&m.ModelVersion, &m.Declarations, &m.Inspected, &m.Threshold); err != nil {
 				return err
 			}
 			m.InspectedShare = ratio(m.Inspected, m.Declarations)
@@ -264,52 +286,72 @@ FROM (`+fact+`) GROUP BY model_version ORDER BY model_version LIMIT 1000`, args.
 	if err != nil {
 		return nil, fmt.Errorf("analytics: model yield: %w", err)
 	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	versions := make([]string, len(out))
+	thresholds := make([]float64, len(out))
 	for i := range out {
-		m := &out[i]
-		level := math.Min(1, math.Max(0, 1-m.InspectedShare))
-		margs := append(append([]any{}, args...), m.ModelVersion)
-		var res, hits uint64
-		err := s.do(ctx, "model_yield", func(ctx context.Context) error {
-			// The threshold is a quantile of the model's own scores over every declaration it
-			// scored, inspected or not; precision is then measured where labels exist.
-			q := fmt.Sprintf(`SELECT quantileExact(%v)(probability) FROM (`+fact+`) WHERE model_version = ?`, level)
-			if err := s.conn.QueryRow(s.limits(ctx), q, margs...).Scan(&m.Threshold); err != nil {
-				return err
-			}
-			return s.conn.QueryRow(s.limits(ctx), `SELECT countIf(has_result = 1), countIf(has_result = 1 AND hit = 1)
-FROM (`+fact+`) WHERE model_version = ? AND probability >= ?`, append(margs, m.Threshold)...).Scan(&res, &hits)
-		})
+		versions[i], thresholds[i] = out[i].ModelVersion, out[i].Threshold
+		byVersion[out[i].ModelVersion] = &out[i]
+	}
+	err = s.do(ctx, "model_yield", func(ctx context.Context) error {
+		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, count(), sum(hit)
+FROM (`+fact+`) WHERE has_result = 1 AND probability >= transform(model_version, ?, ?, 2.)
+GROUP BY model_version`, append(append([]any{}, args...), versions, thresholds)...)
 		if err != nil {
-			return nil, fmt.Errorf("analytics: model yield %s: %w", m.ModelVersion, err)
+			return err
 		}
-		m.PrecisionAtShare = NewRate(hits, res)
-		err = s.do(ctx, "model_calibration", func(ctx context.Context) error {
-			rows, err := s.conn.Query(s.limits(ctx), `SELECT least(toUInt8(floor(probability * 10)), 9) AS decile,
- avg(probability), count(), sum(hit), sumIf(hit / propensity, propensity > 0), sumIf(1 / propensity, propensity > 0)
-FROM (`+fact+`) WHERE model_version = ? AND has_result = 1 AND probability >= 0
-GROUP BY decile ORDER BY decile`, margs...)
-			if err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var v string
+			var n, h uint64
+			if err := rows.Scan(&v, &n, &h); err != nil {
 				return err
 			}
-			defer rows.Close()
-			for rows.Next() {
-				var d uint8
-				var c Calibration
-				var n, h uint64
-				var wh, w float64
-				if err := rows.Scan(&d, &c.Predicted, &n, &h, &wh, &w); err != nil {
-					return err
-				}
-				c.Decile, c.Observed = int(d), NewRate(h, n)
-				if w > 0 {
-					c.ObservedIPW = wh / w
-				}
+			if m := byVersion[v]; m != nil {
+				m.PrecisionAtShare = NewRate(h, n)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: model yield: %w", err)
+	}
+	err = s.do(ctx, "model_calibration", func(ctx context.Context) error {
+		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, least(toUInt8(floor(probability * 10)), 9) AS decile,
+ avg(probability), count(), sum(hit), sumIf(hit / propensity, propensity > 0), sumIf(1 / propensity, propensity > 0)
+FROM (`+fact+`) WHERE has_result = 1 AND probability >= 0
+GROUP BY model_version, decile ORDER BY model_version, decile`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v string
+			var d uint8
+			var c Calibration
+			var n, h uint64
+			var wh, w float64
+			if err := rows.Scan(&v, &d, &c.Predicted, &n, &h, &wh, &w); err != nil {
+				return err
+			}
+			c.Decile, c.Observed = int(d), NewRate(h, n)
+			if w > 0 {
+				c.ObservedIPW = wh / w
+			}
+			if m := byVersion[v]; m != nil {
 				m.Calibration = append(m.Calibration, c)
 			}
-			return rows.Err()
-		})
-		if err != nil {
-			return nil, fmt.Errorf("analytics: model calibration %s: %w", m.ModelVersion, err)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: model calibration: %w", err)
+	}
+	for i := range out {
+		if out[i].PrecisionAtShare.Hi == 0 {
+			out[i].PrecisionAtShare = NewRate(0, 0)
 		}
 	}
 	return out, nil
