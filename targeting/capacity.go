@@ -72,18 +72,33 @@ func (c *controller) thresholds() (red, yellow float64) {
 // refreshes the thresholds for target (RED share) and yellowShare.
 func (c *controller) observe(score float64, otherInspected bool, target, exploreShare, randomRate, yellowShare float64) {
 	c.mu.Lock()
-	b := ctrlBin(score)
-	c.hist[b] += c.inc
-	lg := float32(math.Log(max(score, 1e-11)))
-	c.lo[b], c.hi[b] = min(c.lo[b], lg), max(c.hi[b], lg)
-	c.total += c.inc
+	c.add(score, 1)
 	o := 0.0
 	if otherInspected {
 		o = 1
 	}
 	c.other = c.other*0.999 + o*0.001
 	c.otherN = c.otherN*0.999 + 0.001
-	c.inc *= c.grow
+	c.count++
+	if c.count >= ctrlWarmup && c.count%ctrlEvery == 0 || c.count == ctrlWarmup {
+		c.refresh(target, exploreShare, randomRate, yellowShare)
+	}
+	c.mu.Unlock()
+}
+
+// add puts a score of weight w (in decisions) into the decayed histogram; the caller holds mu.
+// The decay is per decision, so a weighted score ages the histogram by w decisions.
+func (c *controller) add(score, w float64) {
+	b := ctrlBin(score)
+	c.hist[b] += c.inc * w
+	lg := float32(math.Log(max(score, 1e-11)))
+	c.lo[b], c.hi[b] = min(c.lo[b], lg), max(c.hi[b], lg)
+	c.total += c.inc * w
+	if w == 1 {
+		c.inc *= c.grow
+	} else {
+		c.inc *= math.Pow(c.grow, w)
+	}
 	if c.inc > 1e200 {
 		// Renormalize before overflow; only ratios matter.
 		for i := range c.hist {
@@ -92,19 +107,19 @@ func (c *controller) observe(score float64, otherInspected bool, target, explore
 		c.total /= c.inc
 		c.inc = 1
 	}
-	c.count++
-	if c.count >= ctrlWarmup && c.count%ctrlEvery == 0 || c.count == ctrlWarmup {
-		// Before the decayed share is meaningful, assume random control and exploration take
-		// their nominal shares.
-		other := randomRate + exploreShare*target
-		if c.otherN > 0.5 {
-			other = c.other / c.otherN
-		}
-		share := max(target-other, 0)
-		c.red.Store(math.Float64bits(c.quantile(share)))
-		c.yellow.Store(math.Float64bits(c.quantile(share + yellowShare)))
+}
+
+// refresh recomputes the thresholds; the caller holds mu.
+func (c *controller) refresh(target, exploreShare, randomRate, yellowShare float64) {
+	// Before the decayed share is meaningful, assume random control and exploration take
+	// their nominal shares.
+	other := randomRate + exploreShare*target
+	if c.otherN > 0.5 {
+		other = c.other / c.otherN
 	}
-	c.mu.Unlock()
+	share := max(target-other, 0)
+	c.red.Store(math.Float64bits(c.quantile(share)))
+	c.yellow.Store(math.Float64bits(c.quantile(share + yellowShare)))
 }
 
 // quantile returns the score above which the top share of the decayed mass lies, interpolating
@@ -131,17 +146,37 @@ func (c *controller) quantile(share float64) float64 {
 	return 0
 }
 
-// prime replaces the controller's history with scores (oldest first), as after a model swap:
-// the new model's scores may sit on another scale than the old one's.
-func (c *controller) prime(scores []float64, target, exploreShare, randomRate, yellowShare float64) {
+// prime replaces the controller's score history with scores (oldest first), as after a model
+// swap: the new model's scores may sit on another scale than the old one's. Each score stands
+// for weights[i] decisions: labelled examples are a biased sample of the decisions (after the
+// warm-up only the inspected ones carry labels, and those are the high scores), and weighting
+// each by its inverse propensity makes the histogram estimate the score distribution of all
+// decisions again (Horvitz–Thompson). Priming with unweighted labelled examples would put the
+// thresholds among the inspected scores and under-inspect. The share inspected by rules,
+// random control and exploration is a property of the decision stream, not of the model, and
+// is kept.
+func (c *controller) prime(scores, weights []float64, target, exploreShare, randomRate, yellowShare float64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.hist = [ctrlBins]float64{}
 	for i := range c.lo {
 		c.lo[i], c.hi[i] = float32(math.Inf(1)), float32(math.Inf(-1))
 	}
 	c.total, c.inc, c.count = 0, 1, 0
-	c.mu.Unlock()
-	for _, s := range scores {
-		c.observe(s, false, target, exploreShare, randomRate, yellowShare)
+	var n float64
+	for i, s := range scores {
+		w := 1.0
+		if weights != nil {
+			w = weights[i]
+		}
+		c.add(s, w)
+		n += w
+	}
+	c.count = int(n)
+	if c.count >= ctrlWarmup {
+		c.refresh(target, exploreShare, randomRate, yellowShare)
+	} else {
+		c.red.Store(math.Float64bits(math.Inf(1)))
+		c.yellow.Store(math.Float64bits(math.Inf(1)))
 	}
 }

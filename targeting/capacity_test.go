@@ -3,6 +3,7 @@ package targeting
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -78,5 +79,49 @@ func TestTheInspectionShareOfAPortTracksItsTarget(t *testing.T) {
 		if share := float64(red) / float64(n); math.Abs(share-want) > 0.015 {
 			t.Errorf("port %s: RED share %.4f, target %.2f", port, share, want)
 		}
+	}
+}
+
+func TestPrimingWithInspectedExamplesWeightedByInversePropensityKeepsTheTargetShare(t *testing.T) {
+	// After the warm-up only inspected consignments carry labels: the top scores (propensity
+	// 1) and a 3% random sample of the rest. Weighted by 1/propensity they describe the whole
+	// stream again; unweighted they put the threshold among the inspected and under-inspect.
+	r := rand.New(rand.NewPCG(3, 4))
+	const target = 0.10
+	pop := make([]float64, 20_000)
+	for i := range pop {
+		pop[i] = tieBreak(math.Pow(r.Float64(), 3), r.Float64())
+	}
+	sorted := slices.Clone(pop)
+	slices.Sort(sorted)
+	cut := sorted[int(float64(len(sorted))*(1-target))]
+	var scores, weights []float64
+	for _, s := range pop {
+		switch {
+		case s >= cut:
+			scores, weights = append(scores, s), append(weights, 1)
+		case r.Float64() < 0.03:
+			scores, weights = append(scores, s), append(weights, 1/0.03)
+		}
+	}
+	share := func(c *controller) float64 {
+		red, _ := c.thresholds()
+		n := 0
+		for _, s := range pop {
+			if s >= red {
+				n++
+			}
+		}
+		return float64(n) / float64(len(pop))
+	}
+	weighted := newController(2000)
+	weighted.prime(scores, weights, target, 0, 0, 0)
+	if got := share(weighted); math.Abs(got-target) > 0.015 {
+		t.Errorf("primed with inverse-propensity weights: share %.4f, target %.2f", got, target)
+	}
+	unweighted := newController(2000)
+	unweighted.prime(scores, nil, target, 0, 0, 0)
+	if got := share(unweighted); got > target/2 {
+		t.Errorf("unweighted priming gives share %.4f: the test no longer shows the bias it guards against", got)
 	}
 }

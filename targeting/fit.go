@@ -187,12 +187,22 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 	rep.ModelVersion, rep.Kind = m.version, comb.Kind()
 
 	// Swap in the new state and re-prime the controllers with honest (out-of-fold) scores of
-	// the most recent examples of each port.
+	// the most recent examples of each port, each standing for the 1/propensity decisions it
+	// was drawn from, until they stand for 4 controller half-lives of decisions.
 	st := &state{prof: full, norms: nm, model: m, labels: newLabelMemory(cfg.RememberLabels)}
-	byPort := map[string][]float64{}
+	type primer struct {
+		scores, weights []float64
+		n               float64
+	}
+	byPort := map[string]*primer{}
 	for i := len(ex) - 1; i >= 0; i-- {
 		port := ex[i].Decl.Port
-		if len(byPort[port]) >= 4*cfg.ControllerHalfLife {
+		pr := byPort[port]
+		if pr == nil {
+			pr = &primer{}
+			byPort[port] = pr
+		}
+		if pr.n >= float64(4*cfg.ControllerHalfLife) {
 			continue
 		}
 		p := comb.Predict(X[i])
@@ -204,18 +214,25 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 			s = p * sev[i] * max(val[i], 1)
 		}
 		u := RandomDraw(cfg.RandomKey, saltRandom, ex[i].Decl.Number) * (1 << 20)
-		byPort[port] = append(byPort[port], tieBreak(s, u-math.Floor(u)))
+		pw := 1 / max(ex[i].Propensity, cfg.MinPropensity)
+		if !(ex[i].Propensity > 0) || ex[i].Propensity > 1 {
+			pw = 1
+		}
+		pr.scores = append(pr.scores, tieBreak(s, u-math.Floor(u)))
+		pr.weights = append(pr.weights, pw)
+		pr.n += pw
 	}
 	e.ctrlMu.Lock()
 	e.state.Store(st)
-	for port, scores := range byPort {
+	for port, pr := range byPort {
 		c := e.ctrls[port]
 		if c == nil {
 			c = newController(cfg.ControllerHalfLife)
 			e.ctrls[port] = c
 		}
-		slices.Reverse(scores) // oldest first, as they happened
-		c.prime(scores, cfg.targetRate(port), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
+		slices.Reverse(pr.scores) // oldest first, as they happened
+		slices.Reverse(pr.weights)
+		c.prime(pr.scores, pr.weights, cfg.targetRate(port), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
 	}
 	e.publishCtrls()
 	e.ctrlMu.Unlock()

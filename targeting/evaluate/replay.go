@@ -108,7 +108,9 @@ type pending struct {
 // physical inspection (RED) get their label back, FeedbackDelay after the decision, and the
 // models learn from those labels online and are refitted every RetrainEvery with their
 // propensities. The label of a consignment that was not inspected is never passed to the
-// engine: it is read only to score the replay. progress, when not nil, is called every few
+// engine: it is read only to score the replay. "Inspected" is RED, physical inspection, which
+// is what the target rate budgets; YELLOW (document review, Config.YellowShare) is a desk check
+// outside that budget and reveals no label. progress, when not nil, is called every few
 // thousand rows and at the end.
 func Replay(ctx context.Context, rows []Row, opts ReplayOptions, progress func(done, total int)) (ReplayReport, error) {
 	opts = opts.withDefaults()
