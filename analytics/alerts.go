@@ -206,7 +206,7 @@ func binomialUpper(n uint64, p float64, k uint64) float64 {
 }
 
 var hitSubjects = map[string]string{
-	SubjectHS4Origin: "arrayJoin(if(empty(hs4), [''], hs4)) AS h, arrayJoin(if(empty(origins), [''], origins)) AS o, concat(h, '|', o)",
+	SubjectHS4Origin:  "arrayJoin(if(empty(hs4), [''], hs4)) AS h, arrayJoin(if(empty(origins), [''], origins)) AS o, concat(h, '|', o)",
 	SubjectEnterprise: "importer",
 	SubjectDeclarant:  "declarant",
 }
