@@ -104,7 +104,23 @@ func BenchWith(ctx context.Context, s *Store, w io.Writer, o BenchOptions) (Benc
 	res.RollupSeconds = math.Round(time.Since(t0).Seconds()*10) / 10
 	fmt.Fprintf(w, "rolled up %d days, %d facts in %.1fs\n", st.Days, st.Facts, res.RollupSeconds)
 
-	from := benchEnd.AddDate(0, 0, -o.Days)
+	qs, err := BenchQueries(ctx, s, w, o.Days)
+	res.Queries = qs
+	return res, err
+}
+
+// BenchQueries times each dashboard query over the last days of the generated history (ending
+// 2026-01-01) cold and warm, on whatever s holds: Bench calls it after loading, and it can be
+// rerun alone on a database a previous Bench loaded.
+func BenchQueries(ctx context.Context, s *Store, w io.Writer, days int) ([]BenchQuery, error) {
+	if w == nil {
+		w = io.Discard
+	}
+	if days <= 0 {
+		days = 365
+	}
+	var out []BenchQuery
+	from := benchEnd.AddDate(0, 0, -days)
 	year := Scope{From: from, To: benchEnd}
 	quarter := Scope{From: benchEnd.AddDate(0, -3, 0), To: benchEnd}
 	if quarter.From.Before(from) {
@@ -157,23 +173,23 @@ func BenchWith(ctx context.Context, s *Store, w io.Writer, o BenchOptions) (Benc
 		_ = s.do(ctx, "bench", func(ctx context.Context) error { return s.conn.Exec(ctx, "SYSTEM DROP UNCOMPRESSED CACHE") })
 		t0 := time.Now()
 		if err := q.run(ctx); err != nil {
-			return res, fmt.Errorf("analytics: bench %s: %w", q.name, err)
+			return out, fmt.Errorf("analytics: bench %s: %w", q.name, err)
 		}
 		cold := time.Since(t0)
 		var warm []float64
 		for range 5 {
 			t0 := time.Now()
 			if err := q.run(ctx); err != nil {
-				return res, fmt.Errorf("analytics: bench %s: %w", q.name, err)
+				return out, fmt.Errorf("analytics: bench %s: %w", q.name, err)
 			}
 			warm = append(warm, ms(time.Since(t0)))
 		}
 		sort.Float64s(warm)
 		bq := BenchQuery{Name: q.name, ColdMS: ms(cold), WarmMS: warm[len(warm)/2]}
 		fmt.Fprintf(w, "%-36s cold %8.1f ms   warm %8.1f ms\n", bq.Name, bq.ColdMS, bq.WarmMS)
-		res.Queries = append(res.Queries, bq)
+		out = append(out, bq)
 	}
-	return res, nil
+	return out, nil
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/100) / 10 }

@@ -65,7 +65,8 @@ func TestBenchLoadsAndTimesEveryDashboardQuery(t *testing.T) {
 //	PORTGUARD_BENCH_ROWS=1000000 go test -run '^$' -bench Dashboards -benchtime 1x ./analytics/
 //
 // PORTGUARD_BENCH_ADDR=host:port uses that ClickHouse (a fresh database in it) instead of the
-// test server; `portguard bench analytics --json` is the same measurement.
+// test server; with PORTGUARD_BENCH_DB=name as well, it only reruns the queries on a database a
+// previous run loaded. `portguard bench analytics --json` is the same measurement.
 func BenchmarkDashboards(b *testing.B) {
 	rows := 100000
 	if v, err := strconv.Atoi(os.Getenv("PORTGUARD_BENCH_ROWS")); err == nil && v > 0 {
@@ -73,8 +74,12 @@ func BenchmarkDashboards(b *testing.B) {
 	}
 	for range b.N {
 		cfg := DefaultConfig()
+		reuse := os.Getenv("PORTGUARD_BENCH_DB")
 		if addr := os.Getenv("PORTGUARD_BENCH_ADDR"); addr != "" {
 			cfg.Addr, cfg.Database = addr, "bench_"+strconv.FormatInt(time.Now().Unix(), 10)
+			if reuse != "" {
+				cfg.Database = reuse
+			}
 		} else {
 			db := chtest.New(b)
 			cfg.Addr, cfg.Database = db.Addr, db.Database
@@ -86,7 +91,12 @@ func BenchmarkDashboards(b *testing.B) {
 		if err := s.Migrate(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		res, err := Bench(context.Background(), s, os.Stderr, rows)
+		var res BenchResult
+		if reuse != "" {
+			res.Queries, err = BenchQueries(context.Background(), s, os.Stderr, 365)
+		} else {
+			res, err = Bench(context.Background(), s, os.Stderr, rows)
+		}
 		s.Close()
 		if err != nil {
 			b.Fatal(err)

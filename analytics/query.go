@@ -44,7 +44,7 @@ var dimensions = map[Dimension]dimension{
 	DimOrigin:     {"origins", true, false},
 	DimTradeMode:  {"trade_mode", false, true},
 	DimEnterprise: {"importer", false, false},
-	DimChannel:    {"channel", false, true},
+	DimChannel:    {"toString(channel)", false, true},
 	DimRule:       {"rules_fired", true, false},
 	DimSelection:  {"selection", false, true},
 	DimDeclarant:  {"declarant", false, false},
@@ -253,7 +253,7 @@ GROUP BY ` + strings.Join(by, ", ") + " ORDER BY " + strings.Join(by, ", ") + " 
 		where, wargs := s.factsWhere(q.From, q.To)
 		query = "SELECT " + strings.Join(sel, ", ") + `, count(), countIf(channel IN ('RED', 'YELLOW')),
  countIf(has_result = 1), countIf(has_result = 1 AND hit = 1), sumIf(revenue, has_result = 1 AND hit = 1)
-FROM (` + fmt.Sprintf(factsSelect, where+filters) + `)
+FROM decision_facts WHERE ` + where + filters + `
 GROUP BY ` + strings.Join(by, ", ") + " ORDER BY " + strings.Join(by, ", ") + " LIMIT ?"
 		args = append(append(wargs, fargs...), limit+1)
 	}

@@ -15,8 +15,8 @@ type Scope struct {
 	Filters  map[Dimension][]string
 }
 
-// scopeSQL returns the facts of the scope as a subquery with its arguments, after bringing the
-// rollups up to date.
+// scopeSQL returns the WHERE clause over decision_facts that selects the scope, with its
+// arguments, after bringing the rollups up to date.
 func (s *Store) scopeSQL(ctx context.Context, sc Scope) (string, []any, error) {
 	if err := checkPeriod(sc.From, sc.To); err != nil {
 		return "", nil, err
@@ -29,7 +29,7 @@ func (s *Store) scopeSQL(ctx context.Context, sc Scope) (string, []any, error) {
 		return "", nil, err
 	}
 	where, args := s.factsWhere(sc.From, sc.To)
-	return fmt.Sprintf(factsSelect, where+f), append(args, fargs...), nil
+	return where + f, append(args, fargs...), nil
 }
 
 // HitRates are the honest hit rates of a scope. Only the random control group estimates the
@@ -66,7 +66,7 @@ func (s *Store) HitRates(ctx context.Context, sc Scope) (*HitRates, error) {
  countIf(has_result = 1), countIf(has_result = 1 AND hit = 1),
  sumIf(hit / propensity, has_result = 1 AND propensity > 0), sumIf(1 / propensity, has_result = 1 AND propensity > 0),
  sumIf(1 / (propensity * propensity), has_result = 1 AND propensity > 0), countIf(has_result = 1 AND propensity <= 0)
-FROM (` + fact + `)`
+FROM decision_facts WHERE ` + fact
 	if s.cubeCovers(sc.From, sc.To, nil, sc.Filters) {
 		// The same sums from the cube, whose rows are already split by random and selection.
 		f, fargs, _ := filterSQL(sc.Filters)
@@ -142,11 +142,12 @@ func (s *Store) RuleYields(ctx context.Context, sc Scope, o RuleYieldOptions) ([
 	if err != nil {
 		return nil, fmt.Errorf("analytics: rule yield: %w", err)
 	}
-	query := `SELECT rule, count(), countIf(sel), countIf(sel AND channel IN ('RED', 'YELLOW')),
- countIf(sel AND has_result = 1), countIf(sel AND has_result = 1 AND hit = 1),
- maxIf(decided_at, sel AND has_result = 1 AND hit = 1)
-FROM (SELECT rule, has(rules_selected, rule) AS sel, channel, has_result, hit, decided_at
- FROM (` + fact + `) ARRAY JOIN rules_fired AS rule)
+	query := `SELECT rule, count(), countIf(has(rules_selected, rule)),
+ countIf(has(rules_selected, rule) AND channel IN ('RED', 'YELLOW')),
+ countIf(has(rules_selected, rule) AND has_result = 1), countIf(has(rules_selected, rule) AND has_result = 1 AND hit = 1),
+ maxIf(decided_at, has(rules_selected, rule) AND has_result = 1 AND hit = 1)
+FROM decision_facts ARRAY JOIN rules_fired AS rule
+WHERE ` + fact + `
 GROUP BY rule ORDER BY rule LIMIT ?`
 	args = append(args, s.cfg.MaxRows)
 	byID := map[string]*RuleYield{}
@@ -267,7 +268,7 @@ func (s *Store) ModelYields(ctx context.Context, sc Scope) ([]ModelYield, error)
 		// inspected of the sorted scores); precision is then measured where labels exist.
 		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, n, insp, ps[least(n - insp, n - 1) + 1]
 FROM (SELECT model_version, count() AS n, countIf(channel IN ('RED', 'YELLOW')) AS insp,
- arraySort(groupArray(probability)) AS ps FROM (`+fact+`) GROUP BY model_version)
+ arraySort(groupArray(probability)) AS ps FROM decision_facts WHERE `+fact+` GROUP BY model_version)
 ORDER BY model_version LIMIT 1000`, args...)
 		if err != nil {
 			return err
@@ -297,7 +298,7 @@ ORDER BY model_version LIMIT 1000`, args...)
 	}
 	err = s.do(ctx, "model_yield", func(ctx context.Context) error {
 		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, count(), sum(hit)
-FROM (`+fact+`) WHERE has_result = 1 AND probability >= transform(model_version, ?, ?, 2.)
+FROM decision_facts WHERE `+fact+` AND has_result = 1 AND probability >= transform(model_version, ?, ?, 2.)
 GROUP BY model_version`, append(append([]any{}, args...), versions, thresholds)...)
 		if err != nil {
 			return err
@@ -321,7 +322,7 @@ GROUP BY model_version`, append(append([]any{}, args...), versions, thresholds).
 	err = s.do(ctx, "model_calibration", func(ctx context.Context) error {
 		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, least(toUInt8(floor(probability * 10)), 9) AS decile,
  avg(probability), count(), sum(hit), sumIf(hit / propensity, propensity > 0), sumIf(1 / propensity, propensity > 0)
-FROM (`+fact+`) WHERE has_result = 1 AND probability >= 0
+FROM decision_facts WHERE `+fact+` AND has_result = 1 AND probability >= 0
 GROUP BY model_version, decile ORDER BY model_version, decile`, args...)
 		if err != nil {
 			return err
