@@ -35,6 +35,16 @@ type BenchResult struct {
 	// which a serving process does continuously, a few days at a time.
 	RollupSeconds float64      `json:"rollup_seconds"`
 	Queries       []BenchQuery `json:"queries"`
+	// Jobs are the batch computations (grades, early warning) timed once each: they run in the
+	// background on a schedule, not while an analyst waits.
+	Jobs []BenchJob `json:"jobs"`
+}
+
+// BenchJob is one batch computation's run time.
+type BenchJob struct {
+	Name string  `json:"name"`
+	MS   float64 `json:"ms"`
+	Out  int     `json:"out"` // rows it produced (grades, changes, alerts)
 }
 
 // BenchQuery is one dashboard query's latency: the first run after loading (mark cache dropped)
@@ -106,7 +116,48 @@ func BenchWith(ctx context.Context, s *Store, w io.Writer, o BenchOptions) (Benc
 
 	qs, err := BenchQueries(ctx, s, w, o.Days)
 	res.Queries = qs
+	if err != nil {
+		return res, err
+	}
+	res.Jobs, err = BenchJobs(ctx, s, w)
 	return res, err
+}
+
+// BenchJobs times the batch computations once each on the loaded history: grading every
+// enterprise, recording grade changes, and early warning over the last two weeks.
+func BenchJobs(ctx context.Context, s *Store, w io.Writer) ([]BenchJob, error) {
+	if w == nil {
+		w = io.Discard
+	}
+	jobs := []struct {
+		name string
+		run  func(ctx context.Context) (int, error)
+	}{
+		{"grades_all_enterprises", func(ctx context.Context) (int, error) {
+			g, err := s.Grades(ctx, GradeOptions{At: benchEnd, Limit: s.cfg.MaxRows})
+			return len(g), err
+		}},
+		{"recompute_grades", func(ctx context.Context) (int, error) {
+			c, err := s.RecomputeGrades(ctx, benchEnd)
+			return len(c), err
+		}},
+		{"detect_alerts_14d", func(ctx context.Context) (int, error) {
+			a, err := s.DetectAlerts(ctx, AlertOptions{At: benchEnd})
+			return len(a), err
+		}},
+	}
+	var out []BenchJob
+	for _, j := range jobs {
+		t0 := time.Now()
+		n, err := j.run(ctx)
+		if err != nil {
+			return out, fmt.Errorf("analytics: bench %s: %w", j.name, err)
+		}
+		bj := BenchJob{Name: j.name, MS: ms(time.Since(t0)), Out: n}
+		fmt.Fprintf(w, "%-36s %10.1f ms  (%d rows)\n", bj.Name, bj.MS, bj.Out)
+		out = append(out, bj)
+	}
+	return out, nil
 }
 
 // BenchQueries times each dashboard query over the last days of the generated history (ending
@@ -165,6 +216,10 @@ func BenchQueries(ctx context.Context, s *Store, w io.Writer, days int) ([]Bench
 			return err
 		}},
 		{"model_yield_quarter", func(ctx context.Context) error { _, err := s.ModelYields(ctx, quarter); return err }},
+		{"forecast_14d_one_port", func(ctx context.Context) error {
+			_, err := s.Forecast(ctx, ForecastOptions{Port: port, At: benchEnd})
+			return err
+		}},
 	}
 	for _, q := range queries {
 		// Cold: without ClickHouse's mark and uncompressed caches (the OS page cache cannot be

@@ -40,7 +40,7 @@ func TestBenchLoadsAndTimesEveryDashboardQuery(t *testing.T) {
 	if got := db.Count(t, "inspection_results", ""); res.Results == 0 || got != uint64(res.Results) {
 		t.Fatalf("results = %d, stored %d", res.Results, got)
 	}
-	if len(res.Queries) < 10 || res.LoadRowsPerS <= 0 {
+	if len(res.Queries) < 11 || len(res.Jobs) != 3 || res.LoadRowsPerS <= 0 {
 		t.Fatalf("result %+v", res)
 	}
 	for _, q := range res.Queries {
@@ -94,6 +94,9 @@ func BenchmarkDashboards(b *testing.B) {
 		var res BenchResult
 		if reuse != "" {
 			res.Queries, err = BenchQueries(context.Background(), s, os.Stderr, 365)
+			if err == nil {
+				res.Jobs, err = BenchJobs(context.Background(), s, os.Stderr)
+			}
 		} else {
 			res, err = Bench(context.Background(), s, os.Stderr, rows)
 		}
