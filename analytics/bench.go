@@ -141,6 +141,21 @@ func BenchJobs(ctx context.Context, s *Store, w io.Writer) ([]BenchJob, error) {
 			c, err := s.RecomputeGrades(ctx, benchEnd)
 			return len(c), err
 		}},
+		{"rollup_after_new_decisions", func(ctx context.Context) (int, error) {
+			// What keeping the dashboards exact costs under live traffic: a few decisions arrive
+			// for the latest day, and the rollup rebuilds it.
+			ds := make([]targeting.Decision, 100)
+			for i := range ds {
+				ds[i] = targeting.Decision{Schema: targeting.SchemaDecisionV1, DeclarationNo: fmt.Sprintf("9999%014d", i),
+					Version: 1, Port: "2201", Importer: "BENCH", Channel: targeting.Green, Action: targeting.ActionRelease,
+					Selection: targeting.NotSelected, Propensity: 0.03, DecidedAt: benchEnd.Add(-time.Duration(i+1) * time.Minute)}
+			}
+			if err := s.InsertDecisions(ctx, ds); err != nil {
+				return 0, err
+			}
+			st, err := s.Rollup(ctx)
+			return st.Days, err
+		}},
 		{"detect_alerts_14d", func(ctx context.Context) (int, error) {
 			a, err := s.DetectAlerts(ctx, AlertOptions{At: benchEnd})
 			return len(a), err
