@@ -15,6 +15,7 @@ type Topics struct {
 	InspectionResults string // clearance → targeting (feedback), analytics
 	Releases          string // clearance → electronic port, analytics
 	LabResults        string // laboratories → clearance (results of sampling, days later)
+	Alerts            string // analytics → analysts' systems: early-warning alerts (风险预警)
 	DeadLetters       string // anything that could not be accepted, with the reason
 }
 
@@ -28,6 +29,7 @@ func DefaultTopics() Topics {
 		InspectionResults: "portguard.inspection-results",
 		Releases:          "portguard.releases",
 		LabResults:        "portguard.lab-results",
+		Alerts:            "portguard.alerts",
 		DeadLetters:       "portguard.dead-letters",
 	}
 }
@@ -42,13 +44,14 @@ func (t Topics) WithPrefix(p string) Topics {
 		InspectionResults: p + t.InspectionResults,
 		Releases:          p + t.Releases,
 		LabResults:        p + t.LabResults,
+		Alerts:            p + t.Alerts,
 		DeadLetters:       p + t.DeadLetters,
 	}
 }
 
 // All lists the topic names.
 func (t Topics) All() []string {
-	return []string{t.Declarations, t.Manifests, t.Withdrawals, t.Decisions, t.InspectionResults, t.Releases, t.LabResults, t.DeadLetters}
+	return []string{t.Declarations, t.Manifests, t.Withdrawals, t.Decisions, t.InspectionResults, t.Releases, t.LabResults, t.Alerts, t.DeadLetters}
 }
 
 // Validate reports an empty or duplicated topic name.

@@ -35,6 +35,9 @@ type appConfig struct {
 	InstanceID string // distinguishes this instance's feedback consumer group
 	Users      *web.Users
 	Dev        bool
+	// JobsEvery is how often this instance recomputes enterprise grades and looks for emerging
+	// risks; 0 turns the jobs off (run them on one instance of several).
+	JobsEvery time.Duration
 }
 
 // app holds the wired roles of one portguard process.
@@ -186,12 +189,16 @@ func (a *app) Run(ctx context.Context) error {
 		}
 		g.Go(func() error { return c.Run(gctx, h) })
 	}
+	a.loadGrades(gctx)
 	if err := a.targeting.WarmStart(gctx); err != nil {
 		a.log.Warn("targeting warm start incomplete; deciding from in-memory state", "err", err)
 	}
 	g.Go(func() error { return a.intake.Run(gctx) })
 	g.Go(func() error { return a.outbox.Run(gctx) })
 	g.Go(func() error { a.snapshotEvery(gctx, 10*time.Minute); return nil })
+	if a.cfg.JobsEvery > 0 {
+		g.Go(func() error { a.analyticsJobs(gctx, a.cfg.JobsEvery); return nil })
+	}
 	g.Go(func() error { return a.clearance.Run(gctx) })
 	consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
 	consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())
@@ -280,5 +287,52 @@ func (a *app) snapshotEvery(ctx context.Context, every time.Duration) {
 				a.log.Warn("targeting snapshot failed", "err", err)
 			}
 		}
+	}
+}
+
+// loadGrades gives targeting the enterprise grades analytics has recorded (绿黄红黑), so random
+// rates and priors follow them from the first decision after a restart.
+func (a *app) loadGrades(ctx context.Context) {
+	n := 0
+	err := a.store.GradeChanges(ctx, time.Now().AddDate(-3, 0, 0), func(c analytics.GradeChange) error {
+		a.engine.SetGrade(c.Enterprise, c.To)
+		n++
+		return nil
+	})
+	if err != nil {
+		a.log.Warn("enterprise grades not loaded; every enterprise starts as general", "err", err)
+		return
+	}
+	a.log.Info("enterprise grades loaded", "changes", n)
+}
+
+// analyticsJobs periodically regrades enterprises from their results (feeding targeting) and
+// runs the early-warning tests, storing and publishing the alerts.
+func (a *app) analyticsJobs(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changes, err := a.store.RecomputeGrades(ctx, time.Now())
+		if err != nil {
+			a.log.Warn("enterprise grades not recomputed", "err", err)
+		}
+		for _, c := range changes {
+			a.engine.SetGrade(c.Enterprise, c.To)
+		}
+		alerts, err := a.store.DetectAlerts(ctx, analytics.AlertOptions{})
+		if err == nil && len(alerts) > 0 {
+			if err = a.store.SaveAlerts(ctx, alerts); err == nil {
+				err = analytics.PublishAlerts(ctx, a.outbox, a.cfg.Topics.Alerts, alerts)
+			}
+		}
+		if err != nil {
+			a.log.Warn("early warning not completed", "err", err)
+		}
+		a.log.Info("analytics jobs done", "grade_changes", len(changes), "alerts", len(alerts))
 	}
 }

@@ -35,6 +35,7 @@ func runDev(ctx context.Context, args []string, env func(string) string, stdout,
 	rate := f.float("rate", 3, "synthetic declarations per second (0 = none)")
 	seed := f.integer("seed", 1, "seed of the synthetic stream")
 	officerDelay := f.duration("officer-delay", 5*time.Second, "how long the simulated officer takes per inspection (0 = no simulated officer)")
+	jobsEvery := f.duration("jobs-every", time.Minute, "how often enterprise grades and early-warning alerts are recomputed (0 = never)")
 	verbose := f.boolean("verbose", false, "log at debug level")
 	if err := f.parse(args); err != nil {
 		return err
@@ -77,7 +78,7 @@ func runDev(ctx context.Context, args []string, env func(string) string, stdout,
 	a, err := newApp(ctx, appConfig{
 		Listen: *listen, Brokers: []string{brokerAddr}, Topics: topics, ClickHouse: chcfg,
 		DataDir: *dataDir, RandomKey: "portguard-dev-random-key-NOT-FOR-PRODUCTION", InstanceID: "dev",
-		Users: users, Dev: true,
+		Users: users, Dev: true, JobsEvery: *jobsEvery,
 	}, log)
 	if err != nil {
 		return err

@@ -245,7 +245,7 @@ func consumeAll(t *testing.T, broker, topic string, timeout time.Duration, stop 
 }
 
 func TestTheWholeLoopRunsEndToEndThroughKafkaTheAPIAndClickHouse(t *testing.T) {
-	p := startDev(t, "--rate", "0", "--officer-delay", "0")
+	p := startDev(t, "--rate", "0", "--officer-delay", "0", "--jobs-every", "1s")
 	topics := ingest.DefaultTopics()
 
 	// An electronic port produces declarations (and one malformed and one invalid message in the
@@ -440,6 +440,16 @@ func TestTheWholeLoopRunsEndToEndThroughKafkaTheAPIAndClickHouse(t *testing.T) {
 		t.Errorf("trend counts %d declarations, %d inspected; want %d, %d (%+v)", total, insp, n, len(inspected), trend)
 	}
 	t.Logf("%d declarations, %d inspected, %d hits, %d releases", n, len(inspected), hits, len(releases))
+
+	// The periodic jobs (enterprise grades fed to targeting, early warning) ran without error.
+	waitUntil(t, 20*time.Second, "the analytics jobs have run", func() bool {
+		return strings.Contains(p.stderr.String(), "analytics jobs done")
+	})
+	for _, bad := range []string{"enterprise grades not recomputed", "early warning not completed", "enterprise grades not loaded"} {
+		if strings.Contains(p.stderr.String(), bad) {
+			t.Errorf("dev log says %q:\n%s", bad, p.stderr.String())
+		}
+	}
 
 	// A draft rule on the HS heading of the first inspected consignment, backtested over the
 	// history just stored, matches it and reports its outcome.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/portguard/portguard/ingest"
 )
@@ -21,6 +22,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	dataDir := f.str("data-dir", "/var/lib/portguard", "local spool and snapshot directory")
 	randomKey := f.str("random-key", "", "secret key of the random selection draw (HMAC); required")
 	usersFile := f.str("users-file", "", "JSON file of console users and API keys")
+	jobsEvery := f.duration("jobs-every", time.Hour, "how often this instance recomputes enterprise grades and early-warning alerts (0 = never: run them on one instance)")
 	instance := f.str("instance-id", "", "this instance's name, for its feedback consumer group (default: hostname)")
 	if err := f.parse(args); err != nil {
 		return err
@@ -44,7 +46,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		topics = topics.WithPrefix(*prefix)
 	}
 	cfg := appConfig{Listen: *listen, Brokers: splitList(*brokers), Topics: topics, ClickHouse: chcfg(),
-		DataDir: *dataDir, RandomKey: *randomKey, InstanceID: *instance, Users: users}
+		DataDir: *dataDir, RandomKey: *randomKey, InstanceID: *instance, Users: users, JobsEvery: *jobsEvery}
 	log.Info("starting", "listen", cfg.Listen, "brokers", cfg.Brokers, "clickhouse", cfg.ClickHouse.Addr,
 		"database", cfg.ClickHouse.Database, "data_dir", cfg.DataDir, "instance", cfg.InstanceID,
 		"random_key", "***", "clickhouse_password", mask(cfg.ClickHouse.Password))
