@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/portguard/portguard/clearance"
@@ -65,8 +67,30 @@ func startBrowser(tb testing.TB) *browser {
 // tab opens a tab in a new browser context: a clean profile for one test.
 func (b *browser) tab(tb testing.TB) context.Context {
 	tb.Helper()
-	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
-	tb.Cleanup(cancel)
+	var mu sync.Mutex
+	var errs []string
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
+		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
+			msg := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				msg += " " + e.ExceptionDetails.Exception.Description
+			}
+			mu.Lock()
+			errs = append(errs, msg)
+			mu.Unlock()
+		}
+	}))
+	tb.Cleanup(func() {
+		// A script error explains most console test failures: show them with the failure.
+		mu.Lock()
+		defer mu.Unlock()
+		if tb.Failed() {
+			for _, e := range errs {
+				tb.Logf("console script error: %s", e)
+			}
+		}
+		cancel()
+	})
 	// The target lives as long as the context its first Run gets: create it here, on ctx itself,
 	// not inside a step's deadline.
 	if err := chromedp.Do(ctx); err != nil {
@@ -136,6 +160,9 @@ func TestConsole(t *testing.T) {
 	})
 	t.Run("an override with a reason is reviewed by the supervisor and the trail shows every action", func(t *testing.T) {
 		overrideReviewedAndTrail(t, b.tab(t))
+	})
+	t.Run("an analyst's rule, approved by a second analyst, turns a declaration RED", func(t *testing.T) {
+		analystRuleTurnsADeclarationRed(t, b.tab(t))
 	})
 }
 

@@ -20,6 +20,8 @@ func TestConsoleIsServed(t *testing.T) {
 		{"/console/app.css", "text/css", "--red"},
 		{"/console/tasks.js", "javascript", "/v1/overrides"},
 		{"/console/supervise.js", "javascript", "/review"},
+		{"/console/rules.js", "javascript", "/v1/rules"},
+		{"/console/chart.js", "javascript", "createElementNS"},
 	}
 	for _, tc := range tests {
 		w := do(t, h, request{method: "GET", path: tc.path})
@@ -81,8 +83,9 @@ func TestConsoleLabelsExistInBothLanguages(t *testing.T) {
 		if p == "console/i18n.js" {
 			continue
 		}
-		for _, m := range regexp.MustCompile(`\bt\("([^"]+)"\)`).FindAllStringSubmatch(read(strings.TrimPrefix(p, "console/")), -1) {
-			used = append(used, m[1])
+		// t("key") in code, and "data-l"/"data-lp" keys of labels the rule editor builds.
+		for _, m := range regexp.MustCompile(`\bt\("([^"]+)"\)|"data-lp?": "([^"]+)"\s*[,}]`).FindAllStringSubmatch(read(strings.TrimPrefix(p, "console/")), -1) {
+			used = append(used, m[1]+m[2])
 		}
 	}
 	if len(used) < 40 {

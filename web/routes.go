@@ -37,6 +37,7 @@ import (
 //	POST /v1/overrides/:id/review     .        x          .            .        x     .
 //	GET  /v1/override-rates           .        x          x            x        x     .
 //	GET  /v1/audit/trail/:number      x        x          x            x        x     .
+//	GET  /v1/analytics/...            .        x          x            x        x     .
 //	GET  /v1/rules, /v1/rules/:id     .        x          x            x        x     .
 //	POST /v1/rules, PUT /v1/rules/:id .        x          x            .        .     .
 //	POST /v1/rules/:id/submit         .        x          x            .        .     .
@@ -62,6 +63,7 @@ func (s *server) routes() []route {
 	ruleAuthors := roles(RoleSupervisor, RoleRiskAnalyst)
 	taskID := pathParam("id", "task ID: declaration number-version / 任务编号")
 	overrideReaders := roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin)
+	analysts := roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin)
 	version := query("version", "integer", "declaration version; default: the latest decided / 报关单版本")
 	return []route{
 		// Decisions (布控决定).
@@ -209,7 +211,7 @@ func (s *server) routes() []route {
 			errors: []int{http.StatusNotFound, http.StatusConflict}}},
 
 		// Analytics (统计分析).
-		{get, "/v1/trends/daily", roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin), s.dailyTrend, op{
+		{get, "/v1/trends/daily", analysts, s.dailyTrend, op{
 			id: "dailyTrend", tag: "analytics", summary: "Daily declarations, inspection rate and hit rate",
 			summaryZH: "每日查验率与查获率",
 			params: []param{
@@ -218,6 +220,31 @@ func (s *server) routes() []route {
 				query("port", "string", "one port (customs office code) / 口岸"),
 			},
 			ok: http.StatusOK, out: trendResponse{}, errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+
+		{get, "/v1/analytics/trend", analysts, s.analyticsTrend, op{
+			id: "analyticsTrend", tag: "analytics", summary: "Counts, inspection rate, hit rate and revenue by period and group, with filters",
+			summaryZH: "趋势分析：按期间与维度统计查验率、查获率、补税",
+			desc: "group_by: up to three of the dimensions (GET /v1/analytics/dimensions), comma-separated; every " +
+				"dimension is also a filter parameter. format=csv downloads the result.",
+			params: append(scopeParams(30), query("interval", "string", "day (default), week or month / 统计周期"),
+				query("group_by", "string", "dimensions to group by, comma-separated / 分组字段"),
+				query("limit", "integer", "at most this many rows (default and max: the store's row cap)"), formatParam),
+			ok: http.StatusOK, out: trendAnswer{}, errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{get, "/v1/analytics/hit-rates", analysts, s.analyticsHitRates, op{
+			id: "analyticsHitRates", tag: "analytics", summary: "Random-control vs targeted hit rates with Wilson intervals, lift, and the IPW non-compliance estimate",
+			summaryZH: "真实查获率：随机对照组与布控组（含置信区间）", params: append(scopeParams(90), formatParam),
+			ok: http.StatusOK, out: hitRatesAnswer{}, errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{get, "/v1/analytics/rule-yield", analysts, s.analyticsRuleYield, op{
+			id: "analyticsRuleYield", tag: "analytics", summary: "Per rule: selections, workload, hit rate with interval, last hit, flags",
+			summaryZH: "布控指令成效：命中、查获率、工作量及预警标记", params: append(scopeParams(90), formatParam),
+			ok: http.StatusOK, out: ruleYieldAnswer{}, errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{get, "/v1/analytics/model-yield", analysts, s.analyticsModelYield, op{
+			id: "analyticsModelYield", tag: "analytics", summary: "Per model version: precision at the inspected share and calibration by decile",
+			summaryZH: "模型成效：查验比例下的精确率与校准表", params: append(scopeParams(90), formatParam),
+			ok: http.StatusOK, out: modelYieldAnswer{}, errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{get, "/v1/analytics/dimensions", analysts, s.analyticsDimensions, op{
+			id: "analyticsDimensions", tag: "analytics", summary: "The allow-listed group-by and filter dimensions, and the intervals",
+			summaryZH: "可用的分组与筛选字段", ok: http.StatusOK, out: dimensionsAnswer{}}},
 
 		// Risk profiles (风险画像).
 		{get, "/v1/profiles/:feature/:value", roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin), s.profile, op{

@@ -206,6 +206,9 @@ type Deps struct {
 	Targeting Targeting
 	Clearance Clearance
 	Analytics Analytics
+	// Dashboards answers the analytics routes (*analytics.Store implements it); nil uses
+	// Analytics when it implements Dashboards.
+	Dashboards Dashboards
 	// Profiles reads targeting's in-memory risk profiles (*targeting.Engine implements it).
 	Profiles Profiles
 	// Audit records logins; nil logs them only.

@@ -242,8 +242,9 @@
 
   // --- routing --------------------------------------------------------------------------------
   function dispatch() {
-    const h = location.hash || home();
-    if (!st.me) { if (h !== "#/login") st.wanted = h; showLogin(""); return; }
+    const h = location.hash;
+    // A deep link opened before login is remembered and followed after it.
+    if (!st.me) { if (h && h !== "#/login") st.wanted = h; showLogin(""); return; }
     if (h === "#/login" || h === "#/" || h === "") { location.hash = home(); return; }
     for (const r of routes) {
       const m = h.match(r.re);
@@ -271,7 +272,8 @@
   }
 
   window.PG = { st, $, t, tOr, el, pick, has, hasAny, api, APIError, toast, show, visible, every, page, route,
-    fmtTime, fmtDate, fmtNum, fmtPct, age, channelBadge, stateBadge, fact, errorText, showError, FINAL, locale };
+    fmtTime, fmtDate, fmtNum, fmtPct, age, channelBadge, stateBadge, fact, errorText, showError, FINAL, locale,
+    chart: (box, spec) => window.PG_CHART.chart(box, spec) };
   // Deferred scripts run in order before DOMContentLoaded: by then every page has registered.
   document.addEventListener("DOMContentLoaded", boot);
 })();
