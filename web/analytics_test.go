@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/portguard/portguard/clearance"
 	"github.com/portguard/portguard/ingest"
 	"github.com/portguard/portguard/ingest/kafkatest"
+	"github.com/portguard/portguard/targeting"
 )
 
 // seedHistory decides three RED declarations through the API and records two results (one hit)
@@ -155,6 +158,45 @@ func TestAnalyticsThroughTheAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("grades list the importer with its inspections and hit", func(t *testing.T) {
+		code, b := hq.get(t, "/v1/analytics/grades")
+		gs := decode[gradesAnswer](t, b).Grades
+		i := slices.IndexFunc(gs, func(g analytics.EnterpriseGrade) bool { return g.Enterprise == "3122260001" })
+		if code != 200 || i < 0 || gs[i].Results != 2 || gs[i].Hits != 1 || !slices.Contains(gradeNames, gs[i].Grade) || gs[i].ReasonZH == "" {
+			t.Fatalf("%d %s", code, b)
+		}
+		if code, b := hq.get(t, "/v1/analytics/grades?grade=purple"); code != http.StatusUnprocessableEntity {
+			t.Errorf("bogus grade: %d %s", code, b)
+		}
+		w := do(t, r.handler, request{method: "GET", path: "/v1/analytics/grades?format=csv", cookies: hq.cookiesOf()})
+		recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(w.Body.String(), "\ufeff"))).ReadAll()
+		if w.Code != 200 || err != nil || len(recs) != len(gs)+1 || recs[0][1] != "grade" {
+			t.Errorf("csv: %d %q %v", w.Code, recs, err)
+		}
+	})
+
+	t.Run("stored alerts are listed with their evidence, and another port's are not", func(t *testing.T) {
+		now := time.Now().UTC().Truncate(time.Second)
+		mk := func(id, port string) analytics.Alert {
+			return analytics.Alert{ID: id, Schema: analytics.SchemaAlertV1, Kind: analytics.AlertHitRate, SubjectKind: analytics.SubjectHS4Origin,
+				Subject: "0803|VN", Port: port, DetectedAt: now, WindowFrom: now.AddDate(0, 0, -14), WindowTo: now, Observed: 0.4, Expected: 0.05,
+				PValue: 1e-6, QValue: 1e-4, State: "open", Evidence: analytics.Evidence{RecentN: 20, RecentK: 8, BaselineN: 400, BaselineK: 20,
+					Test: "conditional binomial (own baseline)", Tested: 12, ZH: "越南香蕉查获率由 5% 升至 40%", EN: "hit rate of 0803 from VN rose from 5% to 40%"}}
+		}
+		if err := r.store.SaveAlerts(context.Background(), []analytics.Alert{mk("A-here", rigPort), mk("A-there", "5300")}); err != nil {
+			t.Fatal(err)
+		}
+		code, b := hq.get(t, "/v1/analytics/alerts")
+		if as := decode[alertsAnswer](t, b).Alerts; code != 200 || len(as) != 2 || as[0].Evidence.ZH == "" {
+			t.Errorf("all alerts: %d %s", code, b)
+		}
+		sup := loginAs(t, r.handler, "supervisor", "password-supervisor")
+		code, b = sup.get(t, "/v1/analytics/alerts")
+		if as := decode[alertsAnswer](t, b).Alerts; code != 200 || len(as) != 1 || as[0].ID != "A-here" {
+			t.Errorf("the port's alerts: %d %s", code, b)
+		}
+	})
+
 	t.Run("model yield reports the model version that decided", func(t *testing.T) {
 		code, b := hq.get(t, "/v1/analytics/model-yield")
 		ms := decode[modelYieldAnswer](t, b).Models
@@ -166,4 +208,62 @@ func TestAnalyticsThroughTheAPI(t *testing.T) {
 			t.Errorf("dimensions: %d %s", code, b)
 		}
 	})
+}
+
+// TestForecastFromHistory stores six weeks of past decisions at one port in ClickHouse and
+// checks the forecast route: fourteen days with intervals, the refusal of bad options, and a
+// clear answer where there is not enough history.
+func TestForecastFromHistory(t *testing.T) {
+	store := openStore(t)
+	ctx := context.Background()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, h := mustServer(t, testConfig(), Deps{Analytics: store})
+	hq := loginAs(t, h, "hq_analyst-user", "password-hq_analyst") // bound to testPort
+
+	if code, b := hq.get(t, "/v1/analytics/forecast"); code != http.StatusNotFound || decode[errorBody](t, b).Error.Code != "insufficient_history" {
+		t.Errorf("without history: %d %s", code, b)
+	}
+
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	var ds []targeting.Decision
+	for day := 1; day <= 42; day++ {
+		for i := range 3 + day%7 {
+			d := targeting.Decision{Schema: targeting.SchemaDecisionV1, DeclarationNo: fmt.Sprintf("2200202600%04d%04d", day, i), Version: 1,
+				Port: testPort, Importer: "3122260001", Channel: targeting.Green, Action: targeting.ActionRelease, ModelVersion: "v1",
+				DecidedAt: today.AddDate(0, 0, -day).Add(10 * time.Hour)}
+			if i == 0 {
+				d.Channel, d.Action, d.Selection = targeting.Red, targeting.ActionPhysical, targeting.SelectedByModel
+			}
+			ds = append(ds, d)
+		}
+	}
+	if err := store.InsertDecisions(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	code, b := hq.get(t, "/v1/analytics/forecast")
+	fc := decode[forecastAnswer](t, b)
+	if code != 200 || len(fc.Points) != 14 || fc.Port != testPort {
+		t.Fatalf("%d %s", code, b)
+	}
+	for _, p := range fc.Points {
+		if p.DeclarationsLo > p.Declarations || p.Declarations > p.DeclarationsHi || p.Declarations < 2 || p.Declarations > 12 ||
+			p.Inspections < 0.5 || p.Inspections > 1.5 {
+			t.Errorf("point %+v: six weeks of 3–9 declarations and one inspection a day predict otherwise", p)
+		}
+	}
+	if code, _ := hq.get(t, "/v1/analytics/forecast?port=5300"); code != http.StatusForbidden {
+		t.Errorf("another port: %d", code)
+	}
+	for q, want := range map[string]int{"?days=93": 422, "?history=7": 422, "?days=0": 400} {
+		if code, b := hq.get(t, "/v1/analytics/forecast"+q); code != want {
+			t.Errorf("%s: %d %s", q, code, b)
+		}
+	}
+	w := do(t, h, request{method: "GET", path: "/v1/analytics/forecast?days=7&format=csv", cookies: hq.cookiesOf()})
+	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(w.Body.String(), "\ufeff"))).ReadAll()
+	if w.Code != 200 || err != nil || len(recs) != 8 || recs[0][0] != "day" {
+		t.Errorf("csv: %d %q %v", w.Code, recs, err)
+	}
 }

@@ -63,6 +63,7 @@ var (
 	errState           = &apiError{status: http.StatusConflict, code: "invalid_state", en: "not allowed in the current state", zh: "当前状态下不允许此操作"}
 	errNotConfigured   = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", en: "this service is not configured on this server", zh: "该服务未在本服务器上配置"}
 	errUnavailable     = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", en: "the analytics store (ClickHouse) is unavailable; try again shortly", zh: "分析库（ClickHouse）暂不可用，请稍后重试"}
+	errNoHistory       = &apiError{status: http.StatusNotFound, code: "insufficient_history", en: "a forecast needs at least 28 days of history at this port", zh: "该口岸历史数据不足 28 天，无法预测"}
 	errTimeout         = &apiError{status: http.StatusGatewayTimeout, code: "timeout", en: "the request took too long", zh: "请求超时"}
 	errCancelled       = &apiError{status: 499, code: "cancelled", en: "the request was cancelled", zh: "请求已取消"}
 	errInternal        = &apiError{status: http.StatusInternalServerError, code: "internal", en: "internal error; quote the request ID when reporting it", zh: "内部错误，报告时请提供请求编号"}

@@ -242,6 +242,27 @@ func (s *server) routes() []route {
 			id: "analyticsModelYield", tag: "analytics", summary: "Per model version: precision at the inspected share and calibration by decile",
 			summaryZH: "模型成效：查验比例下的精确率与校准表", params: append(scopeParams(90), formatParam),
 			ok: http.StatusOK, out: modelYieldAnswer{}, errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{get, "/v1/analytics/grades", analysts, s.analyticsGrades, op{
+			id: "analyticsGrades", tag: "analytics", summary: "Enterprise risk grades (green, yellow, red, black), riskiest first, with the posterior behind each",
+			summaryZH: "企业风险等级（绿黄红黑）",
+			params: []param{query("grade", "string", "only this grade: green, yellow, red or black / 等级"),
+				query("enterprise", "string", "only these enterprises, comma-separated / 企业"),
+				query("limit", "integer", "at most this many"), formatParam},
+			ok: http.StatusOK, out: gradesAnswer{}, errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{get, "/v1/analytics/alerts", analysts, s.analyticsAlerts, op{
+			id: "analyticsAlerts", tag: "analytics", summary: "Early warnings detected in the period, latest first, with their evidence",
+			summaryZH: "风险预警（含统计证据）",
+			params: append(scopeParams(90), query("kind", "string", "hit_rate_rise or undervaluation_rise / 预警类型"),
+				query("subject_kind", "string", "hs4_origin, enterprise or declarant / 预警对象"),
+				query("state", "string", "open, acknowledged or closed / 状态"), query("limit", "integer", "at most this many"), formatParam),
+			ok: http.StatusOK, out: alertsAnswer{}, errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{get, "/v1/analytics/forecast", analysts, s.analyticsForecast, op{
+			id: "analyticsForecast", tag: "analytics", summary: "Expected declarations and inspections per day, with prediction intervals, for staffing",
+			summaryZH: "查验能力预测（未来每日报关单与查验量）",
+			params: []param{query("port", "string", "one port; empty: all ports / 口岸"),
+				query("days", "integer", "days ahead, 1–92 (default 14) / 预测天数"),
+				query("history", "integer", "days of history fitted, 28–1098 (default 182) / 历史天数"), formatParam},
+			ok: http.StatusOK, out: forecastAnswer{}, errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
 		{get, "/v1/analytics/dimensions", analysts, s.analyticsDimensions, op{
 			id: "analyticsDimensions", tag: "analytics", summary: "The allow-listed group-by and filter dimensions, and the intervals",
 			summaryZH: "可用的分组与筛选字段", ok: http.StatusOK, out: dimensionsAnswer{}}},
