@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The capacity controller keeps, per port, an exponentially decayed histogram of recent scores
@@ -17,6 +18,9 @@ const (
 	ctrlWidth  = 0.02
 	ctrlEvery  = 16 // recompute thresholds every this many observations
 	ctrlWarmup = 20 // below this many observations the model selects nothing
+	// ctrlGain is the integral gain of the share correction per decision: small enough that
+	// the noise of single selections averages out over a few hundred decisions.
+	ctrlGain = 0.005
 )
 
 // tieBreak spreads equal scores across one bin (in log space) using a uniform u, so that a
@@ -49,12 +53,26 @@ type controller struct {
 	// exploration while below the model's RED threshold.
 	other, otherN float64
 	count         int
+	// lambdaT is the extra decay per second (ln 2 / ControllerHalfTime; 0: none) and last the
+	// time of the latest observation, unix seconds: a quiet port forgets old scores in days,
+	// not only after ControllerHalfLife decisions, so that it follows a drifting score scale.
+	lambdaT float64
+	last    int64
+	// corr is the integral term that closes the loop: the histogram predicts which threshold
+	// selects the wanted share, but while the scale of scores drifts (profiles learn from
+	// inspected, mostly risky consignments, and every score moves) it lags; corr accumulates
+	// the gap between the wanted share and what the thresholds really selected, and is added
+	// to the share asked of the histogram.
+	corr float64
 
 	red, yellow atomic.Uint64 // thresholds, float64 bits; +Inf selects nothing
 }
 
-func newController(halfLife int) *controller {
+func newController(halfLife int, halfTime time.Duration) *controller {
 	c := &controller{inc: 1, grow: math.Exp(math.Ln2 / float64(halfLife))}
+	if halfTime > 0 {
+		c.lambdaT = math.Ln2 / halfTime.Seconds()
+	}
 	for i := range c.lo {
 		c.lo[i], c.hi[i] = float32(math.Inf(1)), float32(math.Inf(-1))
 	}
@@ -68,17 +86,25 @@ func (c *controller) thresholds() (red, yellow float64) {
 	return math.Float64frombits(c.red.Load()), math.Float64frombits(c.yellow.Load())
 }
 
-// observe records a decided score and whether something other than the model inspected it, and
-// refreshes the thresholds for target (RED share) and yellowShare.
-func (c *controller) observe(score float64, otherInspected bool, target, exploreShare, randomRate, yellowShare float64) {
+// observe records a score decided at t (unix seconds; 0: unknown) and whether something other
+// than the model inspected it, and refreshes the thresholds for target (RED share) and
+// yellowShare.
+func (c *controller) observe(score float64, t int64, otherInspected bool, target, exploreShare, randomRate, yellowShare float64) {
 	c.mu.Lock()
-	c.add(score, 1)
+	c.add(score, 1, t)
 	o := 0.0
 	if otherInspected {
 		o = 1
 	}
 	c.other = c.other*0.999 + o*0.001
 	c.otherN = c.otherN*0.999 + 0.001
+	if c.count >= ctrlWarmup {
+		sel := 0.0
+		if score >= math.Float64frombits(c.red.Load()) {
+			sel = 1
+		}
+		c.corr = min(max(c.corr+ctrlGain*(c.want(target, exploreShare, randomRate)-sel), -target), target)
+	}
 	c.count++
 	if c.count >= ctrlWarmup && c.count%ctrlEvery == 0 || c.count == ctrlWarmup {
 		c.refresh(target, exploreShare, randomRate, yellowShare)
@@ -88,7 +114,13 @@ func (c *controller) observe(score float64, otherInspected bool, target, explore
 
 // add puts a score of weight w (in decisions) into the decayed histogram; the caller holds mu.
 // The decay is per decision, so a weighted score ages the histogram by w decisions.
-func (c *controller) add(score, w float64) {
+func (c *controller) add(score, w float64, t int64) {
+	if t > c.last {
+		if c.lambdaT > 0 && c.last != 0 {
+			c.inc *= math.Exp(c.lambdaT * float64(t-c.last))
+		}
+		c.last = t
+	}
 	b := ctrlBin(score)
 	c.hist[b] += c.inc * w
 	lg := float32(math.Log(max(score, 1e-11)))
@@ -111,15 +143,25 @@ func (c *controller) add(score, w float64) {
 
 // refresh recomputes the thresholds; the caller holds mu.
 func (c *controller) refresh(target, exploreShare, randomRate, yellowShare float64) {
+	share := c.want(target, exploreShare, randomRate)
+	ask := max(share+c.corr, 0)
+	if share == 0 {
+		ask = 0
+	}
+	c.red.Store(math.Float64bits(c.quantile(ask)))
+	c.yellow.Store(math.Float64bits(c.quantile(ask + yellowShare)))
+}
+
+// want is the share of decisions the model should send to RED: the target less what rules,
+// random control and exploration inspect below the model's threshold. The caller holds mu.
+func (c *controller) want(target, exploreShare, randomRate float64) float64 {
 	// Before the decayed share is meaningful, assume random control and exploration take
 	// their nominal shares.
 	other := randomRate + exploreShare*target
 	if c.otherN > 0.5 {
 		other = c.other / c.otherN
 	}
-	share := max(target-other, 0)
-	c.red.Store(math.Float64bits(c.quantile(share)))
-	c.yellow.Store(math.Float64bits(c.quantile(share + yellowShare)))
+	return max(target-other, 0)
 }
 
 // quantile returns the score above which the top share of the decayed mass lies, interpolating
@@ -155,21 +197,25 @@ func (c *controller) quantile(share float64) float64 {
 // thresholds among the inspected scores and under-inspect. The share inspected by rules,
 // random control and exploration is a property of the decision stream, not of the model, and
 // is kept.
-func (c *controller) prime(scores, weights []float64, target, exploreShare, randomRate, yellowShare float64) {
+func (c *controller) prime(scores, weights []float64, times []int64, target, exploreShare, randomRate, yellowShare float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.hist = [ctrlBins]float64{}
 	for i := range c.lo {
 		c.lo[i], c.hi[i] = float32(math.Inf(1)), float32(math.Inf(-1))
 	}
-	c.total, c.inc, c.count = 0, 1, 0
+	c.total, c.inc, c.count, c.last = 0, 1, 0, 0
 	var n float64
 	for i, s := range scores {
 		w := 1.0
 		if weights != nil {
 			w = weights[i]
 		}
-		c.add(s, w)
+		var t int64
+		if times != nil {
+			t = times[i]
+		}
+		c.add(s, w, t)
 		n += w
 	}
 	c.count = int(n)

@@ -31,7 +31,7 @@ func TestCapacityControllerTracksTheTargetShare(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(11, 12))
-			c := newController(2000)
+			c := newController(2000, 0)
 			const n = 100_000
 			selected, counted := 0, 0
 			for i := 0; i < n; i++ {
@@ -44,7 +44,7 @@ func TestCapacityControllerTracksTheTargetShare(t *testing.T) {
 						selected++
 					}
 				}
-				c.observe(s, false, tc.target, 0, 0, 0)
+				c.observe(s, 0, false, tc.target, 0, 0, 0)
 			}
 			share := float64(selected) / float64(counted)
 			if math.Abs(share-tc.target) > 0.01 {
@@ -114,13 +114,13 @@ func TestPrimingWithInspectedExamplesWeightedByInversePropensityKeepsTheTargetSh
 		}
 		return float64(n) / float64(len(pop))
 	}
-	weighted := newController(2000)
-	weighted.prime(scores, weights, target, 0, 0, 0)
+	weighted := newController(2000, 0)
+	weighted.prime(scores, weights, nil, target, 0, 0, 0)
 	if got := share(weighted); math.Abs(got-target) > 0.015 {
 		t.Errorf("primed with inverse-propensity weights: share %.4f, target %.2f", got, target)
 	}
-	unweighted := newController(2000)
-	unweighted.prime(scores, nil, target, 0, 0, 0)
+	unweighted := newController(2000, 0)
+	unweighted.prime(scores, nil, nil, target, 0, 0, 0)
 	if got := share(unweighted); got > target/2 {
 		t.Errorf("unweighted priming gives share %.4f: the test no longer shows the bias it guards against", got)
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/portguard/portguard/targeting/gbdt"
 )
 
 // DevRandomKey is the random-selection key DefaultConfig uses. It is public and therefore
@@ -62,6 +64,11 @@ type Config struct {
 	// ControllerHalfLife is the number of decisions over which a port's capacity controller
 	// forgets old scores. Default 2000.
 	ControllerHalfLife int
+	// ControllerHalfTime also bounds the controller's memory in time, for ports that decide
+	// too few consignments for ControllerHalfLife to pass quickly: as profiles learn, the
+	// scale of scores drifts, and a threshold set on months-old scores would select too
+	// much or too little. Zero disables it. Default 7 days.
+	ControllerHalfTime time.Duration
 
 	// Objective ranks consignments: ObjectiveProbability (default), ObjectiveSeverity or
 	// ObjectiveRevenue.
@@ -98,6 +105,21 @@ type Config struct {
 	// ValidationShare is the most recent share of examples Fit holds out to choose between
 	// champion and challenger. Default 0.2.
 	ValidationShare float64
+	// Trees configures the gradient-boosted-trees combiner. Default gbdt.DefaultConfig() with
+	// a learning rate of 0.1 (half the rounds for the same fit on this input: profile log-odds
+	// are already strong features) and at most 200 trees.
+	Trees gbdt.Config
+	// NegativeRatio bounds the misses the combiner trains on to about this many times the
+	// hits (by weight): the others are sampled away and the kept ones weigh more, so that Fit
+	// costs in proportion to the hits, not to the mostly negative history. Profiles and norms
+	// still learn from every label. 0 trains on every example. Default 20: it costs ranking
+	// quality (average precision) when it cuts deeper, so it only trims histories of rare hits.
+	NegativeRatio float64
+	// RetrainGrowth is how much labelled history must have grown since the last Fit, as a
+	// share of what that Fit learnt from, before a periodic retrain is due (Engine.RetrainDue):
+	// between retrains the profiles learn every label online, and a combiner refitted on a few
+	// percent more labels is the same combiner at the price of a full Fit. Default 0.25.
+	RetrainGrowth float64
 
 	// MaxReasons bounds the model reasons listed per decision. Default 3.
 	MaxReasons int
@@ -123,6 +145,7 @@ func DefaultConfig() Config {
 		ExploreShare:       0.1,
 		YellowShare:        0.03,
 		ControllerHalfLife: 2000,
+		ControllerHalfTime: 7 * 24 * time.Hour,
 		Objective:          ObjectiveProbability,
 		SeverityWeights: map[string]float64{
 			"01": 2, "02": 2, "03": 2, "04": 2, "05": 2, "06": 2, "07": 2,
@@ -137,6 +160,9 @@ func DefaultConfig() Config {
 		L2:                      0.001,
 		Folds:                   5,
 		ValidationShare:         0.2,
+		Trees:                   defaultTrees(),
+		NegativeRatio:           20,
+		RetrainGrowth:           0.25,
 		MaxReasons:              3,
 		EmergencyApprovalWindow: 24 * time.Hour,
 	}
@@ -170,6 +196,9 @@ func (c Config) Validate() error {
 	}
 	rate("ExploreShare", c.ExploreShare)
 	rate("YellowShare", c.YellowShare)
+	if c.ControllerHalfTime < 0 {
+		bad("ControllerHalfTime is negative")
+	}
 	if c.ControllerHalfLife < 10 {
 		bad("ControllerHalfLife %d is below 10 decisions", c.ControllerHalfLife)
 	}
@@ -209,6 +238,15 @@ func (c Config) Validate() error {
 	if !(c.ValidationShare > 0 && c.ValidationShare < 1) {
 		bad("ValidationShare %v is not in (0,1)", c.ValidationShare)
 	}
+	if err := c.Trees.Validate(); err != nil {
+		bad("Trees: %v", err)
+	}
+	if !(c.NegativeRatio >= 0) {
+		bad("NegativeRatio %v is negative", c.NegativeRatio)
+	}
+	if !(c.RetrainGrowth >= 0) {
+		bad("RetrainGrowth %v is negative", c.RetrainGrowth)
+	}
 	if c.MaxReasons < 0 {
 		bad("MaxReasons is negative")
 	}
@@ -216,6 +254,12 @@ func (c Config) Validate() error {
 		bad("EmergencyApprovalWindow must be positive")
 	}
 	return errors.Join(errs...)
+}
+
+func defaultTrees() gbdt.Config {
+	t := gbdt.DefaultConfig()
+	t.LearningRate, t.Trees = 0.1, 200
+	return t
 }
 
 func (c *Config) randomRate(port, grade string) float64 {

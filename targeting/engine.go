@@ -24,6 +24,7 @@ type Engine struct {
 	grades  grades
 	clock   atomic.Int64 // latest decision or label time seen, unix seconds
 	seq     atomic.Int64 // model version counter
+	lastFit atomic.Int64 // examples given to the last Fit; 0 before any
 	sevLens []int        // distinct prefix lengths of cfg.SeverityWeights, longest first
 
 	ctrlMu sync.Mutex
@@ -83,6 +84,14 @@ func (e *Engine) Rules() *RuleBook { return e.book }
 
 // ModelVersion returns the version of the combiner in use.
 func (e *Engine) ModelVersion() string { return e.state.Load().model.version }
+
+// RetrainDue reports whether a periodic retrain on labelled history of the given size is worth
+// a Fit: always before the first, afterwards once the history has grown by
+// Config.RetrainGrowth since the last.
+func (e *Engine) RetrainDue(labelled int) bool {
+	last := e.lastFit.Load()
+	return last == 0 || float64(labelled) >= float64(last)*(1+e.cfg.RetrainGrowth)
+}
 
 // SetGrade records an enterprise's grade (e.g. "advanced", "general", "dishonest", or the
 // analytics grades "green" … "black"); it multiplies the random rate and is visible to rules as
@@ -194,7 +203,7 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 	modelRed := ts >= redT
 	modelYellow := !modelRed && ts >= yellowT
 	ruleInspects := best != nil && best.inspect
-	ctrl.observe(ts, !modelRed && (ruleInspects || dec.Random || explore), target, cfg.ExploreShare, rate, cfg.YellowShare)
+	ctrl.observe(ts, nowU, !modelRed && (ruleInspects || dec.Random || explore), target, cfg.ExploreShare, rate, cfg.YellowShare)
 
 	// The most severe ground wins; ties go to the earlier source (rule, model, random, explore).
 	dec.Channel, dec.Action, dec.Selection = Green, ActionRelease, NotSelected
@@ -433,7 +442,7 @@ func (e *Engine) controller(port string) *controller {
 	defer e.ctrlMu.Unlock()
 	c := e.ctrls[port]
 	if c == nil {
-		c = newController(e.cfg.ControllerHalfLife)
+		c = newController(e.cfg.ControllerHalfLife, e.cfg.ControllerHalfTime)
 		e.ctrls[strings.Clone(port)] = c
 		e.publishCtrls()
 	}

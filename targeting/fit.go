@@ -30,6 +30,7 @@ type FitReport struct {
 	ModelVersion string             `json:"model_version"`
 	Kind         string             `json:"kind"`
 	Examples     int                `json:"examples"`
+	Rows         int                `json:"rows"` // examples the combiner trained on (all hits, sampled misses)
 	Validation   int                `json:"validation"`
 	Candidates   []CandidateMetrics `json:"candidates"`
 }
@@ -38,6 +39,7 @@ type FitReport struct {
 type CandidateMetrics struct {
 	Kind      string  `json:"kind"`
 	AUC       float64 `json:"auc"`
+	AP        float64 `json:"average_precision"`   // the selection criterion
 	Precision float64 `json:"precision_at_target"` // among the top TargetInspectRate by score
 	Chosen    bool    `json:"chosen"`
 }
@@ -48,7 +50,7 @@ var ErrTooFewExamples = errors.New("targeting: too few labelled examples to fit"
 // trainer trains one kind of combiner on encoded rows.
 type trainer struct {
 	kind  string
-	train func(ctx context.Context, X [][]float64, y, w []float64) (Combiner, error)
+	train func(ctx context.Context, cfg *Config, X [][]float64, y, w []float64) (Combiner, error)
 }
 
 // challengers are combiners tried against the logistic champion; gbdt.go registers itself.
@@ -120,13 +122,20 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 	}
 	nowU := ex[len(ex)-1].At.Unix()
 
-	// Out-of-fold input rows.
-	X := make([][]float64, len(ex))
-	y := make([]float64, len(ex))
-	w := make([]float64, len(ex))
-	sev := make([]float64, len(ex))
-	val := make([]float64, len(ex))
-	flat := make([]float64, len(ex)*width)
+	// The combiner trains on every hit and a keyed sample of the misses, each kept miss
+	// weighing 1/q: misses are most of the labels (all of them where history is fully
+	// labelled), and beyond a few per hit they add training time, not ranking quality.
+	// Profiles and norms above learnt from every example.
+	rows := sampleMisses(ex, cfg.NegativeRatio, cfg.RandomKey, e.ipw)
+
+	// Out-of-fold input rows of every example: the combiner trains on the kept ones, the
+	// controllers are primed with all the recent ones (sampled misses would make the
+	// thresholds noisy).
+	N := len(ex)
+	XA := make([][]float64, N)
+	sevA := make([]float64, N)
+	valA := make([]float64, N)
+	flat := make([]float64, N*width)
 	sc := new(scratch)
 	for i := range ex {
 		if i%4096 == 0 && ctx.Err() != nil {
@@ -134,17 +143,24 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 		}
 		d := ex[i].Decl
 		ec := e.encode(oofView{full: full, fold: folds[foldOf[i]]}, nm, false, d, importerOf(d).Key(), counterpartOf(d).Key(), nowU, m, sc)
-		X[i] = flat[i*width : (i+1)*width : (i+1)*width]
-		copy(X[i], sc.x[:width])
-		if ex[i].Hit {
-			y[i] = 1
+		XA[i] = flat[i*width : (i+1)*width : (i+1)*width]
+		copy(XA[i], sc.x[:width])
+		sevA[i], valA[i] = ec.sev, ec.totalValue
+	}
+	n := len(rows)
+	X := make([][]float64, n)
+	y := make([]float64, n)
+	w := make([]float64, n)
+	for r, kr := range rows {
+		X[r] = XA[kr.i]
+		if ex[kr.i].Hit {
+			y[r] = 1
 		}
-		w[i] = e.ipw(ex[i].Propensity)
-		sev[i], val[i] = ec.sev, ec.totalValue
+		w[r] = e.ipw(ex[kr.i].Propensity) * kr.scale
 	}
 
 	// Champion and challengers on a time-ordered split.
-	cands := []trainer{{kind: CombinerLogistic, train: func(ctx context.Context, X [][]float64, y, w []float64) (Combiner, error) {
+	cands := []trainer{{kind: CombinerLogistic, train: func(ctx context.Context, cfg *Config, X [][]float64, y, w []float64) (Combiner, error) {
 		return trainLogistic(ctx, X, y, w, cfg.L2)
 	}}}
 	switch cfg.Combiner {
@@ -155,30 +171,34 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 			cands = challengers
 		}
 	}
-	rep := FitReport{Examples: len(ex)}
+	rep := FitReport{Examples: len(ex), Rows: n}
 	best := 0
 	if len(cands) > 1 {
-		cut := int(float64(len(ex)) * (1 - cfg.ValidationShare))
-		rep.Validation = len(ex) - cut
-		bestP, bestAUC := -1.0, -1.0
+		// Honest selection: each candidate learns from the older rows and is judged on the
+		// most recent ones, weighted as the training rows are, by average precision (the
+		// ranking quality of the top, more stable than the precision at one cut).
+		cut := int(float64(n) * (1 - cfg.ValidationShare))
+		rep.Validation = n - cut
+		bestAP, bestP := -1.0, -1.0
 		for ci, c := range cands {
-			comb, err := c.train(ctx, X[:cut], y[:cut], w[:cut])
+			comb, err := c.train(ctx, cfg, X[:cut], y[:cut], w[:cut])
 			if err != nil {
 				return rep, fmt.Errorf("targeting: fit %s: %w", c.kind, err)
 			}
-			scores := make([]float64, len(ex)-cut)
-			for i := cut; i < len(ex); i++ {
+			scores := make([]float64, n-cut)
+			for i := cut; i < n; i++ {
 				scores[i-cut] = comb.Predict(X[i])
 			}
-			cm := CandidateMetrics{Kind: c.kind, AUC: auc(scores, y[cut:]), Precision: precisionAt(scores, y[cut:], cfg.TargetInspectRate)}
+			cm := CandidateMetrics{Kind: c.kind, AUC: auc(scores, y[cut:]), AP: averagePrecision(scores, y[cut:], w[cut:]),
+				Precision: weightedPrecisionAt(scores, y[cut:], w[cut:], cfg.TargetInspectRate)}
 			rep.Candidates = append(rep.Candidates, cm)
-			if cm.Precision > bestP+1e-9 || (math.Abs(cm.Precision-bestP) <= 1e-9 && cm.AUC > bestAUC) {
-				best, bestP, bestAUC = ci, cm.Precision, cm.AUC
+			if cm.AP > bestAP+1e-9 || (math.Abs(cm.AP-bestAP) <= 1e-9 && cm.Precision > bestP) {
+				best, bestAP, bestP = ci, cm.AP, cm.Precision
 			}
 		}
 		rep.Candidates[best].Chosen = true
 	}
-	comb, err := cands[best].train(ctx, X, y, w)
+	comb, err := cands[best].train(ctx, cfg, X, y, w)
 	if err != nil {
 		return rep, fmt.Errorf("targeting: fit %s: %w", cands[best].kind, err)
 	}
@@ -192,10 +212,11 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 	st := &state{prof: full, norms: nm, model: m, labels: newLabelMemory(cfg.RememberLabels)}
 	type primer struct {
 		scores, weights []float64
+		times           []int64
 		n               float64
 	}
 	byPort := map[string]*primer{}
-	for i := len(ex) - 1; i >= 0; i-- {
+	for i := N - 1; i >= 0; i-- {
 		port := ex[i].Decl.Port
 		pr := byPort[port]
 		if pr == nil {
@@ -205,13 +226,13 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 		if pr.n >= float64(4*cfg.ControllerHalfLife) {
 			continue
 		}
-		p := comb.Predict(X[i])
+		p := comb.Predict(XA[i])
 		s := p
 		switch cfg.Objective {
 		case ObjectiveSeverity:
-			s = p * sev[i]
+			s = p * sevA[i]
 		case ObjectiveRevenue:
-			s = p * sev[i] * max(val[i], 1)
+			s = p * sevA[i] * max(valA[i], 1)
 		}
 		u := RandomDraw(cfg.RandomKey, saltRandom, ex[i].Decl.Number) * (1 << 20)
 		pw := 1 / max(ex[i].Propensity, cfg.MinPropensity)
@@ -220,6 +241,7 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 		}
 		pr.scores = append(pr.scores, tieBreak(s, u-math.Floor(u)))
 		pr.weights = append(pr.weights, pw)
+		pr.times = append(pr.times, ex[i].At.Unix())
 		pr.n += pw
 	}
 	e.ctrlMu.Lock()
@@ -227,18 +249,57 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 	for port, pr := range byPort {
 		c := e.ctrls[port]
 		if c == nil {
-			c = newController(cfg.ControllerHalfLife)
+			c = newController(cfg.ControllerHalfLife, cfg.ControllerHalfTime)
 			e.ctrls[port] = c
 		}
 		slices.Reverse(pr.scores) // oldest first, as they happened
 		slices.Reverse(pr.weights)
-		c.prime(pr.scores, pr.weights, cfg.targetRate(port), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
+		slices.Reverse(pr.times)
+		c.prime(pr.scores, pr.weights, pr.times, cfg.targetRate(port), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
 	}
 	e.publishCtrls()
 	e.ctrlMu.Unlock()
 	e.advance(nowU)
+	e.lastFit.Store(int64(len(examples)))
 	return rep, nil
 }
+
+// keptRow is an example the combiner trains on, with the factor its weight is scaled by.
+type keptRow struct {
+	i     int
+	scale float64
+}
+
+// sampleMisses keeps every hit and each miss with probability q (drawn with the keyed hash of
+// its number, so a refit keeps the same ones), q chosen so that the kept misses weigh about
+// ratio times the hits; kept misses are scaled by 1/q. Ratio 0 keeps everything.
+func sampleMisses(ex []Labelled, ratio float64, key []byte, ipw func(float64) float64) []keptRow {
+	var hits, misses float64
+	for i := range ex {
+		if ex[i].Hit {
+			hits += ipw(ex[i].Propensity)
+		} else {
+			misses += ipw(ex[i].Propensity)
+		}
+	}
+	q := 1.0
+	if ratio > 0 && hits > 0 && misses > ratio*hits {
+		q = ratio * hits / misses
+	}
+	rows := make([]keptRow, 0, int(hits+q*misses)+len(ex)/64+1)
+	for i := range ex {
+		switch {
+		case ex[i].Hit || q == 1:
+			rows = append(rows, keptRow{i: i, scale: 1})
+		case RandomDraw(key, saltNegatives, ex[i].Decl.Number) < q:
+			rows = append(rows, keptRow{i: i, scale: 1 / q})
+		}
+	}
+	return rows
+}
+
+// saltNegatives keys the draw that samples misses for training, apart from every decision draw.
+const saltNegatives = "fit.negatives"
 
 // pickColumns chooses the extra attributes and measures that get their own combiner slot: the
 // most frequent, up to the slot limits, in a stable order.
@@ -467,6 +528,52 @@ func auc(scores, y []float64) float64 {
 		return 0.5
 	}
 	return (rankSum - pos*(pos+1)/2) / (pos * neg)
+}
+
+// averagePrecision is the weighted average precision of scores: the mean, over hits in
+// descending score order, of the weighted precision above and at each.
+func averagePrecision(scores, y, w []float64) float64 {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	var tp, all, sum, pos float64
+	for _, i := range idx {
+		all += w[i]
+		if y[i] > 0 {
+			tp += w[i]
+			sum += w[i] * tp / all
+			pos += w[i]
+		}
+	}
+	if pos == 0 {
+		return 0
+	}
+	return sum / pos
+}
+
+// weightedPrecisionAt is the weighted hit rate among the top share (by weight) of scores.
+func weightedPrecisionAt(scores, y, w []float64, share float64) float64 {
+	idx := make([]int, len(scores))
+	var total float64
+	for i := range idx {
+		idx[i] = i
+		total += w[i]
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	var hits, taken float64
+	for _, i := range idx {
+		if taken >= share*total {
+			break
+		}
+		taken += w[i]
+		hits += w[i] * y[i]
+	}
+	if taken == 0 {
+		return 0
+	}
+	return hits / taken
 }
 
 // precisionAt is the hit rate among the top share of scores.

@@ -26,8 +26,8 @@ func (g gbdtCombiner) Contributions(x, out []float64) {
 }
 
 func init() {
-	challengers = append(challengers, trainer{kind: CombinerGBDT, train: func(ctx context.Context, X [][]float64, y, w []float64) (Combiner, error) {
-		m, err := gbdt.TrainContext(ctx, X, y, w, gbdt.DefaultConfig())
+	challengers = append(challengers, trainer{kind: CombinerGBDT, train: func(ctx context.Context, cfg *Config, X [][]float64, y, w []float64) (Combiner, error) {
+		m, err := gbdt.TrainContext(ctx, X, y, w, cfg.Trees)
 		if err != nil {
 			return nil, err
 		}

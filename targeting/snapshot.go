@@ -22,7 +22,7 @@ import (
 // read of one file instead of a replay of a year of history. Rules are not in it (the RuleStore
 // keeps them), nor the memory of applied labels: a correction of a result applied before the
 // snapshot is added after a restore without undoing its predecessor.
-const snapshotMagic = "PGSNAP\x00\x01"
+const snapshotMagic = "PGSNAP\x00\x02" // 2: controllers keep their share correction and clock
 
 // ErrSnapshot is wrapped by Restore for a file that is not a valid snapshot.
 var ErrSnapshot = errors.New("targeting: invalid snapshot")
@@ -112,6 +112,8 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		sw.f64(c.grow)
 		sw.f64(c.other)
 		sw.f64(c.otherN)
+		sw.f64(c.corr)
+		sw.i64(c.last)
 		sw.u64(c.red.Load())
 		sw.u64(c.yellow.Load())
 		nz := 0
@@ -241,9 +243,10 @@ func (e *Engine) Restore(r io.Reader) error {
 	ctrls := make(map[string]*controller, nc)
 	for i := 0; i < nc && sr.err == nil; i++ {
 		port := sr.str()
-		c := newController(e.cfg.ControllerHalfLife)
+		c := newController(e.cfg.ControllerHalfLife, e.cfg.ControllerHalfTime)
 		c.count = int(sr.i64())
 		c.total, c.inc, c.grow, c.other, c.otherN = sr.f64(), sr.f64(), sr.f64(), sr.f64(), sr.f64()
+		c.corr, c.last = sr.f64(), sr.i64()
 		c.red.Store(sr.u64())
 		c.yellow.Store(sr.u64())
 		nz := sr.count(20)

@@ -263,9 +263,15 @@ func parseLabel(s string) (hit, ok bool) {
 	return false, false
 }
 
+// hsSeparators is built once: a Replacer builds its tables on first use, which cost more than
+// the rest of reading a row.
+var hsSeparators = strings.NewReplacer(".", "", " ", "", "-", "")
+
 // normalizeHS strips separators and pads a 6- to 10-digit HS code with zeros to 10 digits.
 func normalizeHS(s string) (string, bool) {
-	s = strings.NewReplacer(".", "", " ", "", "-", "").Replace(s)
+	if strings.ContainsAny(s, ". -") {
+		s = hsSeparators.Replace(s)
+	}
 	if len(s) < 6 || len(s) > 10 || !isDigits(s) {
 		return "", false
 	}

@@ -3,10 +3,15 @@ package evaluate
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/portguard/portguard/ingest/synth"
+	"github.com/portguard/portguard/targeting"
 )
 
 // csvRows generates rows declarations over days exactly as `portguard gen --rows rows --days
@@ -46,13 +51,103 @@ func BenchmarkReplay(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
-		rep, err := Replay(context.Background(), rows, ReplayOptions{InspectRate: 0.10}, nil)
+		opts := ReplayOptions{InspectRate: 0.10}
+		if v := os.Getenv("PG_NR"); v != "" {
+			cfg := targeting.DefaultConfig()
+			cfg.NegativeRatio, _ = strconv.ParseFloat(v, 64)
+			opts.Config = &cfg
+		}
+		if v := os.Getenv("PG_RETRAIN"); v != "" {
+			opts.RetrainEvery, _ = time.ParseDuration(v)
+		}
+		rep, err := Replay(context.Background(), rows, opts, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
+		if os.Getenv("PG_PERIODS") != "" {
+			var sb strings.Builder
+			for _, p := range rep.Periods {
+				fmt.Fprintf(&sb, " %.3f", float64(p.Inspected)/float64(max(p.Declarations, 1)))
+			}
+			b.Logf("weekly shares:%s", sb.String())
+		}
 		b.ReportMetric(float64(len(rows))/time.Since(t0).Seconds(), "decl/s")
+		b.ReportMetric(rep.DeclarationsPerCPUS, "decl/cpu-s")
 		b.ReportMetric(rep.Precision, "precision")
 		b.ReportMetric(rep.InspectedShare, "share")
 		b.ReportMetric(rep.Last90Days.InspectedShare, "share90")
+		b.ReportMetric(rep.Recall, "recall")
+		b.ReportMetric(rep.Last90Days.Precision, "prec90")
+		b.ReportMetric(rep.Last90Days.Recall, "recall90")
+		b.ReportMetric(float64(rep.Retrains), "retrains")
+	}
+}
+
+func TestZZCompare(t *testing.T) {
+	if os.Getenv("PG_COMPARE") == "" {
+		t.Skip("manual comparison")
+	}
+	for _, seed := range []int64{3, 5} {
+		rows := csvRows(t, seed, 60000, 365)
+		train, test := rows[:45000], rows[45000:]
+		for _, v := range []struct {
+			noIDs   bool
+			minLeaf int
+			smooth  float64
+		}{} {
+			baselineNoIDs, baselineMinLeaf, baselineSmooth = v.noIDs, v.minLeaf, v.smooth
+			t0 := time.Now()
+			b, err := tunedBaseline(context.Background(), train, test)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("seed %d baseline %+v %+v in %v", seed, v, b, time.Since(t0))
+		}
+		for _, v := range []struct {
+			nr    float64
+			depth int
+			lr    float64
+		}{{0, 6, 0.05}, {4, 6, 0.05}, {0, 6, 0.1}, {4, 6, 0.1}, {4, 4, 0.1}, {10, 6, 0.1}} {
+			cfg := targeting.DefaultConfig()
+			cfg.NegativeRatio, cfg.Combiner = v.nr, targeting.CombinerGBDT
+			cfg.Trees.Depth, cfg.Trees.LearningRate, cfg.Trees.Trees = v.depth, v.lr, 300
+			t0 := time.Now()
+			rep, err := Evaluate(context.Background(), train, test, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("seed %d engine %+v: auc %.3f ap %.3f p10 %.3f %s in %v", seed, v, rep.AUC, rep.AveragePrecision, rep.At[3].Precision, rep.ModelVersion, time.Since(t0))
+		}
+	}
+}
+
+func TestZZShare(t *testing.T) {
+	if os.Getenv("PG_COMPARE") == "" {
+		t.Skip("manual")
+	}
+	rows := synthRows(t, 7, 150, 200)
+	for _, ht := range []time.Duration{0, 7 * 24 * time.Hour} {
+		for _, comb := range []string{targeting.CombinerLogistic, targeting.CombinerGBDT} {
+			cfg := targeting.DefaultConfig()
+			cfg.ControllerHalfTime, cfg.Combiner = ht, comb
+			cnt := map[string]int{}
+			n := 0
+			rep, err := Replay(context.Background(), rows, ReplayOptions{InspectRate: 0.2, WarmupDays: 30, Config: &cfg,
+				OnDecision: func(r Row, d targeting.Decision, in bool) {
+					n++
+					cnt[string(d.Channel)+"/"+string(d.Selection)]++
+				}}, nil)
+			for k, v := range cnt {
+				t.Logf("  %s %.4f", k, float64(v)/float64(n))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sb strings.Builder
+			for _, p := range rep.Periods {
+				fmt.Fprintf(&sb, " %.3f", float64(p.Inspected)/float64(max(p.Declarations, 1)))
+			}
+			t.Logf("ht %v %s: share %.3f %s prec %.3f recall %.3f; %s", ht, comb, rep.InspectedShare, rep.ModelVersion, rep.Precision, rep.Recall, sb.String())
+		}
 	}
 }

@@ -22,8 +22,9 @@ type ReplayOptions struct {
 	// FeedbackDelay is how long after its decision an inspected consignment's label reaches
 	// the engine. Zero means at the end of the decision's week (Monday 00:00 UTC after it).
 	FeedbackDelay time.Duration
-	// RetrainEvery is how often the models are refitted on the labels revealed so far, as
-	// production does. Default 7 days; negative never retrains after the warm-up.
+	// RetrainEvery is how often a refit of the models on the labels revealed so far is
+	// considered, as production does; it runs when Engine.RetrainDue says enough new labels
+	// arrived. Default 7 days; negative never retrains after the warm-up.
 	RetrainEvery time.Duration
 	// Period is the length of the periods the report breaks results into. Default 7 days.
 	Period time.Duration
@@ -57,11 +58,19 @@ type ReplayReport struct {
 	// of the declaration number: the baseline the engine must beat.
 	Random StrategyStats `json:"random"`
 
-	WarmupDeclarations int     `json:"warmup_declarations"`
-	Retrains           int     `json:"retrains"`
-	ModelVersion       string  `json:"model_version"`
-	Seconds            float64 `json:"seconds"`
-	DeclarationsPerS   float64 `json:"declarations_per_s"`
+	WarmupDeclarations int `json:"warmup_declarations"`
+	Retrains           int `json:"retrains"`
+	// RetrainsSkipped counts periodic retrains not run because too few labels had arrived
+	// since the last (targeting.Config.RetrainGrowth), as in production.
+	RetrainsSkipped  int     `json:"retrains_skipped"`
+	ModelVersion     string  `json:"model_version"`
+	Seconds          float64 `json:"seconds"`
+	DeclarationsPerS float64 `json:"declarations_per_s"`
+	// CPUSeconds is the CPU time the process used meanwhile (all threads; 0 where it cannot be
+	// read) and DeclarationsPerCPUS the throughput per second of it: on a shared machine the
+	// wall-clock rate says as much about the neighbours as about the replay.
+	CPUSeconds          float64 `json:"cpu_seconds,omitempty"`
+	DeclarationsPerCPUS float64 `json:"declarations_per_cpu_s,omitempty"`
 }
 
 // PeriodStats are the results of one period of the replay.
@@ -131,7 +140,7 @@ func Replay(ctx context.Context, rows []Row, opts ReplayOptions, progress func(d
 			return ReplayReport{}, fmt.Errorf("evaluate: prepare engine: %w", err)
 		}
 	}
-	began := time.Now()
+	began, cpu0 := time.Now(), processCPU()
 	rows = byTime(rows)
 	warmEnd := rows[0].At.Add(time.Duration(opts.WarmupDays) * 24 * time.Hour)
 	rep := ReplayReport{InspectRateTarget: opts.InspectRate}
@@ -174,10 +183,14 @@ func Replay(ctx context.Context, rows []Row, opts ReplayOptions, progress func(d
 		}
 		queue = queue[k:]
 		if opts.RetrainEvery > 0 && !r.At.Before(nextFit) {
-			if err := fit(ctx, e, known); err != nil {
-				return ReplayReport{}, err
+			if e.RetrainDue(len(known)) {
+				if err := fit(ctx, e, known); err != nil {
+					return ReplayReport{}, err
+				}
+				rep.Retrains++
+			} else {
+				rep.RetrainsSkipped++
 			}
-			rep.Retrains++
 			for !r.At.Before(nextFit) {
 				nextFit = nextFit.Add(opts.RetrainEvery)
 			}
@@ -258,6 +271,9 @@ func Replay(ctx context.Context, rows []Row, opts ReplayOptions, progress func(d
 	rep.ModelVersion = e.ModelVersion()
 	rep.Seconds = time.Since(began).Seconds()
 	rep.DeclarationsPerS = float64(len(rows)) / math.Max(rep.Seconds, 1e-9)
+	if cpu := processCPU() - cpu0; cpu0 > 0 && cpu > 0 {
+		rep.CPUSeconds, rep.DeclarationsPerCPUS = cpu, float64(len(rows))/cpu
+	}
 	return rep, nil
 }
 
