@@ -160,6 +160,7 @@ func (m *messyStream) round(t *testing.T, s *Store, count int) {
 func TestRollupsCountEveryDeclarationVersionOnce(t *testing.T) {
 	for _, tz := range []string{"UTC", "Asia/Shanghai"} {
 		t.Run("days cut in "+tz, func(t *testing.T) {
+			t.Parallel() // each in its own database
 			db := chtest.New(t)
 			cfg := DefaultConfig()
 			cfg.Addr, cfg.Database, cfg.TimeZone = db.Addr, db.Database, tz
