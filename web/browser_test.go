@@ -110,6 +110,12 @@ func consoleLogin(tb testing.TB, ctx context.Context, user, password, landing st
 	step(tb, ctx, "land on "+landing, chromedp.WaitVisible(chromedp.CSS(landing)))
 }
 
+// settled polls until cond holds and view has finished loading (its data-busy is false): a
+// page redraws its rows when its data arrives, and a click on a row about to be replaced fails.
+func settled(view, cond string) chromedp.Action[bool] {
+	return chromedp.Poll[bool](`(` + cond + `) && document.querySelector('#` + view + `').dataset.busy === 'false'`)
+}
+
 // consoleLogout logs out with the top bar button.
 func consoleLogout(tb testing.TB, ctx context.Context) {
 	tb.Helper()
@@ -163,6 +169,9 @@ func TestConsole(t *testing.T) {
 	})
 	t.Run("an analyst's rule, approved by a second analyst, turns a declaration RED", func(t *testing.T) {
 		analystRuleTurnsADeclarationRed(t, b.tab(t))
+	})
+	t.Run("the HQ dashboard shows the numbers ClickHouse holds", func(t *testing.T) {
+		hqDashboardShowsClickHouseNumbers(t, b.tab(t))
 	})
 }
 

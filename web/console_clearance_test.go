@@ -143,9 +143,10 @@ func overrideReviewedAndTrail(t *testing.T, ctx context.Context) {
 
 	consoleLogin(t, ctx, "supervisor", "password-supervisor", "#view-supervise")
 	step(t, ctx, "see one override waiting", chromedp.Poll[bool](`document.querySelector('#sup-override-count').textContent === '1'`))
-	step(t, ctx, "see the port's task", chromedp.WaitVisible(chromedp.CSS(`#sup-tasks-body tr[data-task-id="`+id+`"]`)))
+	step(t, ctx, "see the port's task", settled("view-supervise", `!!document.querySelector('#sup-tasks-body tr[data-task-id="`+id+`"]')`))
 	screenshot(t, ctx, "supervisor-tasks-zh")
 	step(t, ctx, "open the review queue", chromedp.Click(chromedp.CSS("#sup-tab-overrides")))
+	step(t, ctx, "wait for the queue", settled("view-supervise", `document.querySelector('#sup-tab-overrides').classList.contains('active')`))
 	orow := `#sup-overrides-body tr[data-review="PENDING"]`
 	step(t, ctx, "see the override", chromedp.WaitVisible(chromedp.CSS(orow)))
 	otext := step(t, ctx, "read the override", chromedp.Text(chromedp.CSS(orow)))
@@ -161,6 +162,7 @@ func overrideReviewedAndTrail(t *testing.T, ctx context.Context) {
 	step(t, ctx, "see no count", chromedp.WaitNotVisible(chromedp.CSS("#sup-override-count")))
 
 	step(t, ctx, "open the override rates", chromedp.Click(chromedp.CSS("#sup-tab-rates")))
+	step(t, ctx, "wait for the rates", settled("view-supervise", `document.querySelector('#sup-tab-rates').classList.contains('active')`))
 	rrow := `#sup-rates-body tr[data-kind="officer"][data-key="` + rigOfficer + `"]`
 	step(t, ctx, "see the officer's rate", chromedp.WaitVisible(chromedp.CSS(rrow)))
 	if txt := step(t, ctx, "read the officer's rate", chromedp.Text(chromedp.CSS(rrow))); !strings.Contains(txt, "100.0%") {
@@ -169,6 +171,7 @@ func overrideReviewedAndTrail(t *testing.T, ctx context.Context) {
 	screenshot(t, ctx, "supervisor-rates-zh")
 
 	step(t, ctx, "go to the tasks", chromedp.Click(chromedp.CSS("#sup-tab-tasks")))
+	step(t, ctx, "wait for the tasks", settled("view-supervise", `document.querySelector('#sup-tab-tasks').classList.contains('active')`))
 	step(t, ctx, "open the task", chromedp.Click(chromedp.CSS(`#sup-tasks-body tr[data-task-id="`+id+`"]`)))
 	step(t, ctx, "see the reassignment form", chromedp.WaitVisible(chromedp.CSS("#reassign-form")))
 	step(t, ctx, "see the roster in the picklist", chromedp.Poll[bool](`!!document.querySelector('#reassign-officer option[value="officer2"]')`))

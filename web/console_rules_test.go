@@ -65,6 +65,7 @@ func analystRuleTurnsADeclarationRed(t *testing.T, ctx context.Context) {
 
 	consoleLogin(t, ctx, "analyst2", "password-analyst2", "#view-rules")
 	step(t, ctx, "show the pending rules", chromedp.Click(chromedp.CSS(`[data-testid="rules-tab-pending"]`)))
+	step(t, ctx, "wait for the pending rules", settled("view-rules", `document.querySelector('[data-testid="rules-tab-pending"]').classList.contains('active')`))
 	step(t, ctx, "open R2", chromedp.Click(chromedp.CSS(`#rules-body tr[data-rule-id="R2"]`)))
 	step(t, ctx, "see the approve button enabled", chromedp.Poll[bool](`!!document.querySelector('#rule-approve') && !document.querySelector('#rule-approve').disabled`))
 	step(t, ctx, "approve", chromedp.Click(chromedp.CSS("#rule-approve")))

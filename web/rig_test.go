@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -184,7 +185,11 @@ func newRig(tb testing.TB, cfg Config, opts ...rigOption) *rig {
 		tb.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	s, err := newServer(cfg, Deps{
+	var logger *slog.Logger
+	if os.Getenv("PORTGUARD_TEST_LOG") != "" { // the access log, with the cause of every error
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	s, err := newServer(cfg, Deps{Logger: logger,
 		Intake: in, Targeting: ts, Clearance: cl, Analytics: store, Audit: cl.Audit(), Schemas: ingest.Schemas(),
 		KafkaReady: kafkaReady(broker.Addr), Users: users, Registerer: reg, Gatherer: reg,
 	})

@@ -169,6 +169,14 @@
   }
   const visible = (view) => current === view;
 
+  // busy marks a view data-busy="true" while f runs, so that a browser test (or a user's second
+  // click) can tell a settled page from one about to be redrawn.
+  async function busy(view, f) {
+    const v = $(view);
+    v.dataset.busy = "true";
+    try { return await f(); } finally { v.dataset.busy = "false"; }
+  }
+
   // home is where a user lands: the page of their main role.
   function home() {
     if (has("officer")) return "#/queue";
@@ -271,9 +279,10 @@
     document.body.dataset.ready = "true"; // browser tests wait for this
   }
 
-  window.PG = { st, $, t, tOr, el, pick, has, hasAny, api, APIError, toast, show, visible, every, page, route,
+  window.PG = { st, $, t, tOr, el, pick, has, hasAny, api, APIError, toast, show, visible, busy, every, page, route,
     fmtTime, fmtDate, fmtNum, fmtPct, age, channelBadge, stateBadge, fact, errorText, showError, FINAL, locale,
-    chart: (box, spec) => window.PG_CHART.chart(box, spec) };
+    chart: (box, spec) => window.PG_CHART.chart(box, spec),
+    intervals: (box, items, opts) => window.PG_CHART.intervals(box, items, opts) };
   // Deferred scripts run in order before DOMContentLoaded: by then every page has registered.
   document.addEventListener("DOMContentLoaded", boot);
 })();

@@ -31,8 +31,12 @@
   const canEdit = (r) => r.state === "draft" && (has("risk_analyst") || (has("supervisor") && r.author === st.me.user.name));
 
   // --- list -----------------------------------------------------------------------------------
-  async function loadList() {
+  function loadList() {
     show("view-rules", "rules");
+    return window.PG.busy("view-rules", fetchList);
+  }
+
+  async function fetchList() {
     for (const b of document.querySelectorAll("#rules-tabs .tab")) b.classList.toggle("active", b.dataset.rstate === rs.state);
     $("rules-new").classList.toggle("hidden", !canWrite());
     try {
@@ -101,8 +105,12 @@
   }
 
   // --- one rule ---------------------------------------------------------------------------------
-  async function loadRule(id) {
+  function loadRule(id) {
     show("view-rule", "rules");
+    return window.PG.busy("view-rule", () => fetchRule(id));
+  }
+
+  async function fetchRule(id) {
     for (const e of ["rule-error", "rule-action-error"]) $(e).classList.add("hidden");
     $("rule-note").value = "";
     if (id === "new") {

@@ -16,7 +16,9 @@
     every(30000, () => refresh(false));
   }
 
-  async function refresh(loud) {
+  function refresh(loud) { return window.PG.busy("view-supervise", () => fetchAll(loud)); }
+
+  async function fetchAll(loud) {
     try {
       if (sv.reasons.length === 0) sv.reasons = (await api("GET", "/v1/override-reasons")) || [];
       // The pending count and the overdue count are always shown, whatever the tab.

@@ -19,7 +19,7 @@
   async function loadQueue() {
     show("view-queue", "queue");
     for (const b of document.querySelectorAll("#view-queue .tab")) b.classList.toggle("active", b.dataset.filter === ts.filter);
-    await fetchQueue(true);
+    await window.PG.busy("view-queue", () => fetchQueue(true));
     every(30000, () => fetchQueue(false));
   }
 
@@ -71,8 +71,12 @@
   $("queue-refresh").addEventListener("click", () => loadQueue());
 
   // --- task -----------------------------------------------------------------------------------
-  async function loadTask(id) {
+  function loadTask(id) {
     show("view-task", has("officer") ? "queue" : "supervise");
+    return window.PG.busy("view-task", () => fetchTask(id));
+  }
+
+  async function fetchTask(id) {
     for (const e of ["result-error", "lab-error", "override-error", "reassign-error"]) $(e).classList.add("hidden");
     try {
       if (ts.catalogue.length === 0) ts.catalogue = (await api("GET", "/v1/findings")) || [];
