@@ -135,6 +135,10 @@ type model struct {
 	measures []string // extra numeric measures with their own slot
 	// validation figures from Fit, for Health and the report
 	auc, precision float64
+	// revenue recovered per unit of declared value among hits, overall and per HS chapter,
+	// for ObjectiveRevenue (0 and nil: none learnt; the value alone ranks)
+	revAll  float64
+	revRate map[string]float64
 }
 
 func (m *model) width() int { return numFixedSlots + len(m.attrs) + len(m.measures) }

@@ -96,6 +96,9 @@ type Decision struct {
 	Features     []Feature `json:"features,omitempty"`
 	Degraded     bool      `json:"degraded"` // decided without ClickHouse-backed state
 	DecidedAt    time.Time `json:"decided_at"`
+	// Shadow is the challenger's view while a model is in shadow (nil otherwise): recorded so
+	// that its labels can decide its promotion, never acted on.
+	Shadow *Shadow `json:"shadow,omitempty"`
 }
 
 // ID is the idempotency key, the same as the declaration version's.

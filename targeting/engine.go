@@ -25,7 +25,8 @@ type Engine struct {
 	clock   atomic.Int64 // latest decision or label time seen, unix seconds
 	seq     atomic.Int64 // model version counter
 	lastFit atomic.Int64 // examples given to the last Fit; 0 before any
-	sevLens []int        // distinct prefix lengths of cfg.SeverityWeights, longest first
+	shadow  atomic.Pointer[shadowModel]
+	sevLens []int // distinct prefix lengths of cfg.SeverityWeights, longest first
 
 	ctrlMu sync.Mutex
 	ctrls  map[string]*controller // under ctrlMu
@@ -35,6 +36,9 @@ type Engine struct {
 
 	pool sync.Pool
 }
+
+// priorVersion is the version of the model an engine starts with, before any Fit.
+const priorVersion = "v0-prior"
 
 // state is everything Fit replaces at once.
 type state struct {
@@ -60,7 +64,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	slices.Sort(e.sevLens)
 	slices.Reverse(e.sevLens)
-	e.state.Store(e.newState(&model{version: "v0-prior", comb: priorCombiner()}))
+	e.state.Store(e.newState(&model{version: priorVersion, comb: priorCombiner()}))
 	e.rules.Store(buildIndex(nil))
 	e.book = newRuleBook(e)
 	e.pool.New = func() any { return &scratch{draw: newDrawer(e.cfg.RandomKey)} }
@@ -114,6 +118,7 @@ type scratch struct {
 	reasons    []reasonRef
 	feats      []featureRef
 	draw       *drawer
+	lastEnc    encoded // what the champion's encode returned, for the shadow
 }
 
 // Decide targets one declaration at time now. It never fails: with no rules and no labels it
@@ -141,19 +146,13 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 	}
 
 	ec := e.encode(st.prof, st.norms, true, d, imp, cp, nowU, m, sc)
+	sc.lastEnc = ec
 	x := sc.x[:m.width()]
-	p0, sev, totalValue, ratios := ec.p0, ec.sev, ec.totalValue, ec.ratios
+	p0, ratios := ec.p0, ec.ratios
 	me := cfg.EntityPriorStrength
 	p := m.comb.Predict(x)
 	dec.Probability = p
-	switch cfg.Objective {
-	case ObjectiveSeverity:
-		dec.Score = p * sev
-	case ObjectiveRevenue:
-		dec.Score = p * sev * max(totalValue, 1)
-	default:
-		dec.Score = p
-	}
+	dec.Score = objective(cfg, m, p, ec.sev, ec.totalValue, ec.hs2)
 
 	// Rules.
 	in := ruleInput{d: d, grade: grade, ratios: ratios}
@@ -249,6 +248,12 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 		sc.reasons = append(sc.reasons, reasonLowRisk)
 	}
 
+	// The challenger in shadow, if any, scores last: it may re-encode into the scratch.
+	var shadow *Shadow
+	if sh := e.shadow.Load(); sh != nil {
+		shadow = e.shadowDecide(sh, st, d, imp, cp, nowU, m, sc, ruleInspects || dec.Random || explore, modelRed, uR)
+	}
+
 	e.features(sc, d, imp, cp)
 
 	all2 := string(txt.b)
@@ -260,6 +265,7 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 	for i, f := range sc.feats {
 		dec.Features[i] = Feature{Name: resolve(all2, txt, f.name), Value: resolve(all2, txt, f.value)}
 	}
+	dec.Shadow = shadow
 	return dec
 }
 
@@ -539,6 +545,7 @@ type encoded struct {
 	under, over           float64 // undervaluation −z and overvaluation z, ≥ 0
 	underRatio, overRatio float64 // unit value ÷ norm median of those items
 	ratios                []float64
+	hs2                   string // HS chapter of the riskiest item
 }
 
 // encode fills sc.x (and the profile slots' means, evidence and values) for declaration d at
@@ -660,6 +667,10 @@ func (e *Engine) encode(src profileSource, nm *norms, observe bool, d *ingest.De
 		}
 	}
 
+	var hs2 string
+	if len(d.Items) > 0 {
+		hs2 = prefix(d.Items[risky].HSCode, 2)
+	}
 	return encoded{p0: p0, impEvidence: bImp.evidence(me), totalValue: totalValue, sev: sev,
-		under: under, over: over, underRatio: underRatio, overRatio: overRatio, ratios: ratios}
+		under: under, over: over, underRatio: underRatio, overRatio: overRatio, ratios: ratios, hs2: hs2}
 }

@@ -72,6 +72,18 @@ func (e *Engine) Fit(ctx context.Context, examples []Labelled) error {
 
 // FitReport is Fit returning what it measured.
 func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport, error) {
+	c, err := e.Train(ctx, examples)
+	if err != nil {
+		return c.report(), err
+	}
+	e.install(c, true)
+	return c.Report, nil
+}
+
+// Train fits a model on labelled history exactly as Fit does — risk profiles rebuilt from the
+// examples for out-of-fold encoding, champion/challenger selection, the winner retrained on
+// everything — but installs nothing: the Candidate is for Shadow or Install.
+func (e *Engine) Train(ctx context.Context, examples []Labelled) (*Candidate, error) {
 	ex := make([]Labelled, 0, len(examples))
 	for _, x := range examples {
 		if x.Decl != nil {
@@ -79,7 +91,7 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 		}
 	}
 	if len(ex) < 50 {
-		return FitReport{}, fmt.Errorf("%w: %d (need 50)", ErrTooFewExamples, len(ex))
+		return nil, fmt.Errorf("%w: %d (need 50)", ErrTooFewExamples, len(ex))
 	}
 	sort.SliceStable(ex, func(i, j int) bool { return ex[i].At.Before(ex[j].At) })
 	cfg := &e.cfg
@@ -100,7 +112,7 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 	var keys []pkey
 	for i := range ex {
 		if i%4096 == 0 && ctx.Err() != nil {
-			return FitReport{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 		d := ex[i].Decl
 		h := fnv.New32a()
@@ -135,17 +147,18 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 	XA := make([][]float64, N)
 	sevA := make([]float64, N)
 	valA := make([]float64, N)
+	hs2A := make([]string, N)
 	flat := make([]float64, N*width)
 	sc := new(scratch)
 	for i := range ex {
 		if i%4096 == 0 && ctx.Err() != nil {
-			return FitReport{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 		d := ex[i].Decl
 		ec := e.encode(oofView{full: full, fold: folds[foldOf[i]]}, nm, false, d, importerOf(d).Key(), counterpartOf(d).Key(), nowU, m, sc)
 		XA[i] = flat[i*width : (i+1)*width : (i+1)*width]
 		copy(XA[i], sc.x[:width])
-		sevA[i], valA[i] = ec.sev, ec.totalValue
+		sevA[i], valA[i], hs2A[i] = ec.sev, ec.totalValue, ec.hs2
 	}
 	n := len(rows)
 	X := make([][]float64, n)
@@ -183,7 +196,7 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 		for ci, c := range cands {
 			comb, err := c.train(ctx, cfg, X[:cut], y[:cut], w[:cut])
 			if err != nil {
-				return rep, fmt.Errorf("targeting: fit %s: %w", c.kind, err)
+				return &Candidate{Report: rep}, fmt.Errorf("targeting: fit %s: %w", c.kind, err)
 			}
 			scores := make([]float64, n-cut)
 			for i := cut; i < n; i++ {
@@ -200,21 +213,17 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 	}
 	comb, err := cands[best].train(ctx, cfg, X, y, w)
 	if err != nil {
-		return rep, fmt.Errorf("targeting: fit %s: %w", cands[best].kind, err)
+		return &Candidate{Report: rep}, fmt.Errorf("targeting: fit %s: %w", cands[best].kind, err)
 	}
 	m.comb = comb
 	m.version = e.nextVersion(comb.Kind())
 	rep.ModelVersion, rep.Kind = m.version, comb.Kind()
 
-	// Swap in the new state and re-prime the controllers with honest (out-of-fold) scores of
-	// the most recent examples of each port, each standing for the 1/propensity decisions it
-	// was drawn from, until they stand for 4 controller half-lives of decisions.
-	st := &state{prof: full, norms: nm, model: m, labels: newLabelMemory(cfg.RememberLabels)}
-	type primer struct {
-		scores, weights []float64
-		times           []int64
-		n               float64
-	}
+	m.revAll, m.revRate = revenueRates(ex, e.ipw)
+
+	// The controllers will be primed with honest (out-of-fold) scores of the most recent
+	// examples of each port, each standing for the 1/propensity decisions it was drawn from,
+	// until they stand for 4 controller half-lives of decisions.
 	byPort := map[string]*primer{}
 	for i := N - 1; i >= 0; i-- {
 		port := ex[i].Decl.Port
@@ -226,14 +235,7 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 		if pr.n >= float64(4*cfg.ControllerHalfLife) {
 			continue
 		}
-		p := comb.Predict(XA[i])
-		s := p
-		switch cfg.Objective {
-		case ObjectiveSeverity:
-			s = p * sevA[i]
-		case ObjectiveRevenue:
-			s = p * sevA[i] * max(valA[i], 1)
-		}
+		s := objective(cfg, m, comb.Predict(XA[i]), sevA[i], valA[i], hs2A[i])
 		u := RandomDraw(cfg.RandomKey, saltRandom, ex[i].Decl.Number) * (1 << 20)
 		pw := 1 / max(ex[i].Propensity, cfg.MinPropensity)
 		if !(ex[i].Propensity > 0) || ex[i].Propensity > 1 {
@@ -244,24 +246,12 @@ func (e *Engine) FitReport(ctx context.Context, examples []Labelled) (FitReport,
 		pr.times = append(pr.times, ex[i].At.Unix())
 		pr.n += pw
 	}
-	e.ctrlMu.Lock()
-	e.state.Store(st)
-	for port, pr := range byPort {
-		c := e.ctrls[port]
-		if c == nil {
-			c = newController(cfg.ControllerHalfLife, cfg.ControllerHalfTime)
-			e.ctrls[port] = c
-		}
+	for _, pr := range byPort {
 		slices.Reverse(pr.scores) // oldest first, as they happened
 		slices.Reverse(pr.weights)
 		slices.Reverse(pr.times)
-		c.prime(pr.scores, pr.weights, pr.times, cfg.targetRate(port), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
 	}
-	e.publishCtrls()
-	e.ctrlMu.Unlock()
-	e.advance(nowU)
-	e.lastFit.Store(int64(len(examples)))
-	return rep, nil
+	return &Candidate{Report: rep, m: m, prof: full, norms: nm, primers: byPort, now: nowU, examples: len(examples)}, nil
 }
 
 // keptRow is an example the combiner trains on, with the factor its weight is scaled by.

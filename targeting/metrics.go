@@ -26,6 +26,9 @@ type metrics struct {
 	fbMalformed    prometheus.Counter
 	degraded       prometheus.Gauge
 	warmLabels     prometheus.Counter
+	// model lifecycle
+	retrains        *prometheus.CounterVec
+	shadowPrecision *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -63,6 +66,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "portguard_targeting_warm_start_labels_total",
 			Help: "Labels replayed from history at warm start.",
 		}),
+		retrains: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portguard_targeting_retrains_total",
+			Help: "Model lifecycle steps: installed, shadowed, waiting, skipped, expired, failed, promoted, rejected.",
+		}, []string{"result"}),
+		shadowPrecision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "portguard_targeting_shadow_ipw_precision",
+			Help: "Inverse-propensity-weighted precision at the target rate on labels of decisions made while a challenger is in shadow, by model (champion, challenger).",
+		}, []string{"model"}),
 	}
 	for i, c := range metricChannels {
 		for j, s := range metricSelections {
@@ -74,7 +85,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.fbMalformed = m.feedback.WithLabelValues("malformed")
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.decisions, m.decideSeconds, m.publishFailed, m.publishPending,
-			m.auditFailed, m.feedback, m.degraded, m.warmLabels} {
+			m.auditFailed, m.feedback, m.degraded, m.warmLabels, m.retrains, m.shadowPrecision} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("targeting: register metrics: %w", err)
 			}

@@ -47,6 +47,23 @@ type ServiceDeps struct {
 	WarmStartWindow time.Duration
 	// WarmStartTimeout bounds WarmStart. Default 2 minutes.
 	WarmStartTimeout time.Duration
+	// Labelled feeds periodic retraining (Retrain, RunRetrainer). Nil: the models learn
+	// online only and the combiner stays the one restored or fitted.
+	Labelled LabelledHistory
+	// RetrainEvery is how often RunRetrainer retrains. Default 24h; negative never.
+	RetrainEvery time.Duration
+	// RetrainWindow is how much labelled history a retrain learns from. Default
+	// WarmStartWindow.
+	RetrainWindow time.Duration
+	// MinShadowLabels is how many labels of decisions made in shadow judge a challenger.
+	// Default 300.
+	MinShadowLabels int
+	// ShadowMaxAge drops a challenger that has not been judged after this long. Default 14
+	// days.
+	ShadowMaxAge time.Duration
+	// PromoteMargin is how much higher the challenger's inverse-propensity-weighted precision
+	// at the target rate must be than the champion's for promotion. Default 0: any gain.
+	PromoteMargin float64
 	// SnapshotPath, when set, is where SaveSnapshot writes the engine's learnt state and where
 	// WarmStart restores it from: a restart then replays only the history decided since the
 	// snapshot instead of the whole WarmStartWindow.
@@ -72,6 +89,8 @@ type Service struct {
 	publishQ *backlog[Decision]
 	auditQ   *backlog[AuditEntry]
 
+	lc lifecycle
+
 	degraded    atomic.Bool
 	warm        atomic.Bool
 	labels      atomic.Int64
@@ -83,8 +102,9 @@ type Health struct {
 	Degraded       bool   `json:"degraded"` // running without ClickHouse-backed state
 	WarmStarted    bool   `json:"warm_started"`
 	ModelVersion   string `json:"model_version"`
-	Rules          int    `json:"rules"`    // rules in effect
-	Profiles       int    `json:"profiles"` // profiled attribute values
+	ShadowModel    string `json:"shadow_model,omitempty"` // challenger scored in shadow
+	Rules          int    `json:"rules"`                  // rules in effect
+	Profiles       int    `json:"profiles"`               // profiled attribute values
 	LabelsApplied  int64  `json:"labels_applied"`
 	Cached         int    `json:"cached_decisions"`
 	PendingPublish int    `json:"pending_publish"`
@@ -119,6 +139,18 @@ func NewService(e *Engine, deps ServiceDeps) (*Service, error) {
 	}
 	if deps.WarmStartTimeout <= 0 {
 		deps.WarmStartTimeout = 2 * time.Minute
+	}
+	if deps.RetrainEvery == 0 {
+		deps.RetrainEvery = 24 * time.Hour
+	}
+	if deps.RetrainWindow <= 0 {
+		deps.RetrainWindow = deps.WarmStartWindow
+	}
+	if deps.MinShadowLabels <= 0 {
+		deps.MinShadowLabels = 300
+	}
+	if deps.ShadowMaxAge <= 0 {
+		deps.ShadowMaxAge = 14 * 24 * time.Hour
 	}
 	m, err := newMetrics(deps.Registerer)
 	if err != nil {
@@ -342,17 +374,21 @@ func (s *Service) Feedback(value []byte) bool {
 		return false
 	}
 	o := *fm.Label
-	if len(o.Features) == 0 {
-		if dec, ok := s.Decision(o.DeclarationNo, o.Version); ok {
+	dec, cached := s.Decision(o.DeclarationNo, o.Version)
+	if cached {
+		if len(o.Features) == 0 {
 			o.Features = dec.Features
-			if o.Propensity == 0 {
-				o.Propensity = dec.Propensity
-			}
+		}
+		if o.Propensity == 0 {
+			o.Propensity = dec.Propensity
 		}
 	}
 	if s.e.learn(o) {
 		s.m.fbApplied.Inc()
 		s.labels.Add(1)
+		if cached && dec.Shadow != nil {
+			s.shadowLabel(dec.Shadow, o.Hit, o.Propensity)
+		}
 		return true
 	}
 	s.m.fbDuplicate.Inc()
@@ -454,6 +490,7 @@ func (s *Service) Health() Health {
 		Degraded:       s.degraded.Load(),
 		WarmStarted:    s.warm.Load(),
 		ModelVersion:   s.e.ModelVersion(),
+		ShadowModel:    s.e.ShadowVersion(),
 		Rules:          s.e.book.Len(),
 		Profiles:       s.e.state.Load().prof.len(),
 		LabelsApplied:  s.labels.Load(),

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/portguard/portguard/targeting/gbdt"
@@ -22,7 +23,8 @@ import (
 // read of one file instead of a replay of a year of history. Rules are not in it (the RuleStore
 // keeps them), nor the memory of applied labels: a correction of a result applied before the
 // snapshot is added after a restore without undoing its predecessor.
-const snapshotMagic = "PGSNAP\x00\x02" // 2: controllers keep their share correction and clock
+// Format 2: controllers keep their share correction and clock; 3: models keep revenue rates.
+const snapshotMagic = "PGSNAP\x00\x03"
 
 // ErrSnapshot is wrapped by Restore for a file that is not a valid snapshot.
 var ErrSnapshot = errors.New("targeting: invalid snapshot")
@@ -60,6 +62,16 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		return fmt.Errorf("targeting: snapshot model: %w", err)
 	}
 	sw.bytes(comb)
+	sw.f64(m.revAll)
+	rk := make([]string, 0, len(m.revRate))
+	for k := range m.revRate {
+		rk = append(rk, k)
+	}
+	slices.Sort(rk)
+	sw.strs(rk)
+	for _, k := range rk {
+		sw.f64(m.revRate[k])
+	}
 
 	p := st.prof
 	sw.u64(p.seed)
@@ -168,7 +180,7 @@ func (e *Engine) Restore(r io.Reader) error {
 	sr := &snapReader{crc: crc32.NewIEEE(), r: bufio.NewReaderSize(r, 1<<16)}
 	magic := sr.raw(len(snapshotMagic))
 	if sr.err == nil && string(magic) != snapshotMagic {
-		return fmt.Errorf("%w: not a portguard targeting snapshot (format 1)", ErrSnapshot)
+		return fmt.Errorf("%w: not a portguard targeting snapshot (format 3)", ErrSnapshot)
 	}
 	clock, seq := sr.i64(), sr.i64()
 
@@ -180,6 +192,13 @@ func (e *Engine) Restore(r io.Reader) error {
 	}
 	m.auc, m.precision = sr.f64(), sr.f64()
 	comb := sr.bytes()
+	m.revAll = sr.f64()
+	if rk := sr.strs(); len(rk) > 0 {
+		m.revRate = make(map[string]float64, len(rk))
+		for _, k := range rk {
+			m.revRate[k] = sr.f64()
+		}
+	}
 	if sr.err != nil {
 		return sr.fail()
 	}
