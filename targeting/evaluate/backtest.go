@@ -44,13 +44,13 @@ type HitRate struct {
 // and selected over history, what inspection found among the matches that were inspected, the
 // unbiased random-control estimate, and the extra daily workload per port.
 type BacktestReport struct {
-	Rule         string      `json:"rule"`
-	From         string      `json:"from"`
-	To           string      `json:"to"`
-	Days         int         `json:"days"`
-	Declarations int         `json:"declarations"`
-	Matches      int         `json:"matches"`
-	Selected     int         `json:"selected"`
+	Rule         string `json:"rule"`
+	From         string `json:"from"`
+	To           string `json:"to"`
+	Days         int    `json:"days"`
+	Declarations int    `json:"declarations"`
+	Matches      int    `json:"matches"`
+	Selected     int    `json:"selected"`
 	// MatchedInspected: matches that were inspected at the time and have a result — biased by
 	// whatever selected them then.
 	MatchedInspected HitRate `json:"matched_inspected"`
