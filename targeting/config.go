@@ -118,7 +118,7 @@ type Config struct {
 	// RetrainGrowth is how much labelled history must have grown since the last Fit, as a
 	// share of what that Fit learnt from, before a periodic retrain is due (Engine.RetrainDue):
 	// between retrains the profiles learn every label online, and a combiner refitted on a few
-	// percent more labels is the same combiner at the price of a full Fit. Default 0.25.
+	// percent more labels is the same combiner at the price of a full Fit. Default 0.5.
 	RetrainGrowth float64
 
 	// MaxReasons bounds the model reasons listed per decision. Default 3.
@@ -162,7 +162,7 @@ func DefaultConfig() Config {
 		ValidationShare:         0.2,
 		Trees:                   defaultTrees(),
 		NegativeRatio:           20,
-		RetrainGrowth:           0.25,
+		RetrainGrowth:           0.5,
 		MaxReasons:              3,
 		EmergencyApprovalWindow: 24 * time.Hour,
 	}
