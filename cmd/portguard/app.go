@@ -81,6 +81,11 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	// clearance first: it owns the audit chain that targeting writes to.
 	ccfg := clearance.DefaultConfig()
 	ccfg.LabResultsTopic = cfg.Topics.LabResults
+	if cfg.Dev {
+		// The demo officers (officer1–3, matching the console's demo logins) are on duty, so
+		// tasks are drawn to them at random (双随机) as at a real port.
+		ccfg.Officers = clearance.DemoOfficers()
+	}
 	a.clearance, err = clearance.NewService(ccfg, clearance.Deps{
 		Store: a.store, Publish: a.producer, Topics: cfg.Topics,
 		Logger: log.With("role", "clearance"), Registerer: a.reg,
