@@ -152,25 +152,31 @@ func screenshot(tb testing.TB, ctx context.Context, name string) {
 }
 
 // TestConsole drives the console in one real Chromium against the real services; each subtest
-// has its own browser context and, where it needs one, its own rig.
+// has its own browser context and, where it needs one, its own rig, so they run in parallel.
 func TestConsole(t *testing.T) {
 	b := startBrowser(t)
 	t.Run("an officer records a non-conforming result with two findings and the consignment is released", func(t *testing.T) {
+		t.Parallel() // own browser context and own rig: the waits overlap
 		officerRecordsAResult(t, b.tab(t))
 	})
 	t.Run("a wrong password is shown and nothing of the queue", func(t *testing.T) {
+		t.Parallel() // own browser context and own rig: the waits overlap
 		loginFailureIsShown(t, b.tab(t))
 	})
 	t.Run("a sample waits for the laboratory and the lab report completes it", func(t *testing.T) {
+		t.Parallel() // own browser context and own rig: the waits overlap
 		labSamplingPendingThenCompleted(t, b.tab(t))
 	})
 	t.Run("an override with a reason is reviewed by the supervisor and the trail shows every action", func(t *testing.T) {
+		t.Parallel() // own browser context and own rig: the waits overlap
 		overrideReviewedAndTrail(t, b.tab(t))
 	})
 	t.Run("an analyst's rule, approved by a second analyst, turns a declaration RED", func(t *testing.T) {
+		t.Parallel() // own browser context and own rig: the waits overlap
 		analystRuleTurnsADeclarationRed(t, b.tab(t))
 	})
 	t.Run("the HQ dashboard shows the numbers ClickHouse holds", func(t *testing.T) {
+		t.Parallel() // own browser context and own rig: the waits overlap
 		hqDashboardShowsClickHouseNumbers(t, b.tab(t))
 	})
 }

@@ -1,5 +1,6 @@
 // Package web is portguard's HTTP adapter: the gin engine, authentication and roles, every /v1
-// route, the embedded officer console, and the one place that maps errors to status codes.
+// route, the embedded console (officers' tasks, the supervisor's desk, risk analysts' rules,
+// HQ analysts' dashboards), and the one place that maps errors to status codes.
 //
 // Handlers decode a request, call a domain method with Go values and encode the answer; they hold
 // no domain logic, and the domain packages never see a *gin.Context. Each domain dependency is
