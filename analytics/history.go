@@ -83,3 +83,59 @@ func (s *Store) Declarations(ctx context.Context, from, to time.Time, fn func(Pa
 	}
 	return nil
 }
+
+// labelledQuery reads inspected declaration versions decided at or after a time with their
+// decision's propensity and the latest final result, oldest decision first.
+const labelledQuery = `SELECT raw, d_prop, d_decided, r_hit, r_revenue
+FROM (
+ SELECT declaration_no, version, raw, d_prop, d_decided
+ FROM (
+  SELECT declaration_no, version, raw FROM declarations FINAL
+  WHERE declaration_no IN (SELECT declaration_no FROM inspection_results)
+ ) ANY INNER JOIN (
+  SELECT declaration_no, version, propensity AS d_prop, decided_at AS d_decided
+  FROM decisions FINAL WHERE decided_at >= ?
+ ) USING (declaration_no, version)
+) ANY INNER JOIN (
+ SELECT declaration_no, decl_version AS version, hit AS r_hit, revenue AS r_revenue
+ FROM (` + latestResults + `)
+ WHERE outcome != 'PENDING_LAB'
+) USING (declaration_no, version)
+ORDER BY d_decided, declaration_no, version`
+
+// Labelled implements targeting.LabelledHistory: every inspected declaration version decided at
+// or after since that has a final result, oldest decision first, as it was decided, with the
+// latest result's verdict and the propensity recorded at decision time (for inverse-propensity
+// weights). It streams; nothing is held in memory.
+func (s *Store) Labelled(ctx context.Context, since time.Time, fn func(targeting.Labelled) error) error {
+	err := s.stream(ctx, "labelled", func(ctx context.Context) error {
+		rows, err := s.conn.Query(ctx, labelledQuery, ts(since))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				raw           string
+				prop, revenue float64
+				decided       time.Time
+				hit           uint8
+			)
+			if err := rows.Scan(&raw, &prop, &decided, &hit, &revenue); err != nil {
+				return err
+			}
+			var d ingest.Declaration
+			if err := json.Unmarshal([]byte(raw), &d); err != nil {
+				return fmt.Errorf("stored declaration does not decode: %w", err)
+			}
+			if err := fn(targeting.Labelled{Decl: &d, Hit: hit == 1, Revenue: revenue, Propensity: prop, At: decided}); err != nil {
+				return callback(err)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("analytics: labelled since %s: %w", since.Format(time.RFC3339), err)
+	}
+	return nil
+}

@@ -106,7 +106,7 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	}
 	a.targeting, err = targeting.NewService(a.engine, targeting.ServiceDeps{
 		Publish: a.publishDecisions, History: a.store, Audit: a.clearance.Audit(), Rules: a.store,
-		SnapshotPath: filepath.Join(cfg.DataDir, "targeting.snapshot"),
+		SnapshotPath: filepath.Join(cfg.DataDir, "targeting.snapshot"), Labelled: a.store,
 		Logger:       log.With("role", "targeting"), Registerer: a.reg,
 	})
 	if err != nil {
@@ -201,6 +201,7 @@ func (a *app) Run(ctx context.Context) error {
 	g.Go(func() error { return a.intake.Run(gctx) })
 	g.Go(func() error { return a.outbox.Run(gctx) })
 	g.Go(func() error { a.snapshotEvery(gctx, 10*time.Minute); return nil })
+	g.Go(func() error { a.targeting.RunRetrainer(gctx); return nil })
 	if a.cfg.JobsEvery > 0 {
 		g.Go(func() error { a.analyticsJobs(gctx, a.cfg.JobsEvery); return nil })
 	}
