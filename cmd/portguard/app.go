@@ -107,7 +107,7 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	a.targeting, err = targeting.NewService(a.engine, targeting.ServiceDeps{
 		Publish: a.publishDecisions, History: a.store, Audit: a.clearance.Audit(), Rules: a.store,
 		SnapshotPath: filepath.Join(cfg.DataDir, "targeting.snapshot"), Labelled: a.store,
-		Logger:       log.With("role", "targeting"), Registerer: a.reg,
+		Logger: log.With("role", "targeting"), Registerer: a.reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("targeting: %w", err)
