@@ -98,75 +98,37 @@ const itemColumns = `INSERT INTO declaration_items (declaration_no, version, seq
 
 // InsertDeclarations stores declarations (header row each) and their goods items. Storing the
 // same number+version again changes nothing once merged; read with FINAL.
+//
+// The two tables are written at the same time over two connections, column by column: the
+// server's work on one overlaps ours and its own on the other. When either fails the caller
+// re-sends the whole batch (retry or spool), and both tables deduplicate.
 func (s *Store) InsertDeclarations(ctx context.Context, ds []*ingest.Declaration) error {
-	raws := make([][]byte, len(ds))
-	var items int
 	for i, d := range ds {
 		if d == nil {
 			return fmt.Errorf("analytics: insert declarations: %w: declaration %d is nil", ErrInvalid, i)
 		}
-		b, err := json.Marshal(d)
-		if err != nil {
-			return fmt.Errorf("analytics: insert declarations: encode %s: %w", d.ID(), err)
-		}
-		raws[i] = b
-		items += len(d.Items)
 	}
-	err := s.insert(ctx, "insert_declarations", declarationColumns, len(ds), func(b driver.Batch, i int) error {
-		d := ds[i]
-		imp := d.Importer()
-		var hs2, hs4, origins []string
-		var weight float64
-		for j := range d.Items {
-			it := &d.Items[j]
-			hs2 = append(hs2, it.HS(2))
-			hs4 = append(hs4, it.HS(4))
-			origins = append(origins, it.OriginCountry)
-			weight += it.NetWeightKg
-		}
-		ak, av := sortedPairs(d.Attributes)
-		mk := make([]string, 0, len(d.Measures))
-		for k := range d.Measures {
-			mk = append(mk, k)
-		}
-		sort.Strings(mk)
-		mv := make([]float64, len(mk))
-		for j, k := range mk {
-			mv[j] = d.Measures[k]
-		}
-		return b.Append(d.Number, u32(d.Version), string(d.Direction), ts(d.DeclaredAt), d.Port,
-			d.TradeMode, d.TransportMode, imp.Key(), d.Consignee.USCC, d.Consignee.CustomsCode, d.Consignee.Name,
-			d.Consignor.USCC, d.Consignor.CustomsCode, d.Consignor.Name, d.Declarant, d.TradingCountry,
-			d.DepartureCountry, d.LoadingPort, d.BillOfLading, d.VesselVoyage, strs(d.Containers),
-			u32(len(d.Items)), uniqSorted(hs2), uniqSorted(hs4), uniqSorted(origins), d.TotalValueBase(),
-			weight, ak, av, mk, mv, b2u(d.Check.Joined), d.Check.WeightDeviation,
-			b2u(d.Check.OriginRouteMismatch), u32(d.Check.UndeclaredContainers), ts(d.ReceivedAt), string(raws[i]))
-	})
+	if len(ds) == 0 {
+		return nil
+	}
+	header, err := declarationColumnsOf(ds)
 	if err != nil {
 		return fmt.Errorf("analytics: insert declarations: %w", err)
 	}
-	// Items go second: a declaration whose items failed is re-sent whole by the caller's retry,
-	// and both tables deduplicate.
-	type ref struct{ d, j int }
-	refs := make([]ref, 0, items)
-	for i, d := range ds {
-		for j := range d.Items {
-			refs = append(refs, ref{i, j})
-		}
-	}
-	err = s.insert(ctx, "insert_declaration_items", itemColumns, len(refs), func(b driver.Batch, k int) error {
-		d := ds[refs[k].d]
-		it := &d.Items[refs[k].j]
-		seq := it.Seq
-		if seq == 0 {
-			seq = refs[k].j + 1
-		}
-		return b.Append(d.Number, u32(d.Version), u32(seq), ts(d.DeclaredAt), d.Port, d.Importer().Key(),
-			it.HSCode, it.HS(2), it.HS(4), it.HS(6), it.HS(8), it.CIQCode, it.Description, it.OriginCountry,
-			it.Quantity, it.Unit, it.NetWeightKg, it.GrossWeightKg, it.DeclaredValue, it.Currency, it.ValueBase)
-	})
+	var itemsErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n, cols := itemColumnsOf(ds)
+		itemsErr = s.insertColumns(ctx, "insert_declaration_items", itemColumns, n, cols)
+	}()
+	err = s.insertColumns(ctx, "insert_declarations", declarationColumns, len(ds), header)
+	<-done
 	if err != nil {
-		return fmt.Errorf("analytics: insert declaration items: %w", err)
+		return fmt.Errorf("analytics: insert declarations: %w", err)
+	}
+	if itemsErr != nil {
+		return fmt.Errorf("analytics: insert declaration items: %w", itemsErr)
 	}
 	return nil
 }

@@ -132,15 +132,20 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.Brokers,
-		Topic:          cfg.Topic,
-		GroupID:        cfg.GroupID,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
+		Brokers:  cfg.Brokers,
+		Topic:    cfg.Topic,
+		GroupID:  cfg.GroupID,
+		MinBytes: 1,
+		// 1 MiB per partition fetch (kafka-go's default). A larger value made each fetch a
+		// multi-megabyte response that the broker assembles and the reader drains in one go:
+		// 16 MiB measured 5–15× slower than 1 MiB against kfake. A record batch larger than this
+		// is still returned whole (fetch v3+), so no message is ever stuck.
+		MaxBytes:       1 << 20,
 		MaxWait:        cfg.BatchWait,
 		StartOffset:    kafka.FirstOffset,
 		CommitInterval: 0, // synchronous commits: we commit only what is durable
-		QueueCapacity:  cfg.BatchSize,
+		// Room for the next batch while the handler works on this one.
+		QueueCapacity: 2 * cfg.BatchSize,
 	})
 	return &Consumer{cfg: cfg, r: r, log: log.With("topic", cfg.Topic, "group", cfg.GroupID)}, nil
 }

@@ -18,12 +18,6 @@ import (
 // can embed it without recursing into Declaration's MarshalJSON/UnmarshalJSON.
 type declarationFields Declaration
 
-// declarationOut is the wire form written: every field plus one "attributes" object.
-type declarationOut struct {
-	*declarationFields
-	Attributes map[string]any `json:"attributes,omitempty"`
-}
-
 // declarationIn is the wire form read; attribute values are kept raw until their type is known.
 type declarationIn struct {
 	*declarationFields
@@ -31,19 +25,10 @@ type declarationIn struct {
 }
 
 // MarshalJSON writes the declaration with Attributes and Measures merged into one "attributes"
-// object (strings and numbers). A key present in both is written from Attributes.
+// object (strings and numbers). A key present in both is written from Attributes. It is
+// AppendJSON into a fresh buffer.
 func (d Declaration) MarshalJSON() ([]byte, error) {
-	out := declarationOut{declarationFields: (*declarationFields)(&d)}
-	if n := len(d.Attributes) + len(d.Measures); n > 0 {
-		out.Attributes = make(map[string]any, n)
-		for k, v := range d.Measures {
-			out.Attributes[k] = v
-		}
-		for k, v := range d.Attributes {
-			out.Attributes[k] = v
-		}
-	}
-	return json.Marshal(out)
+	return d.AppendJSON(make([]byte, 0, 1024))
 }
 
 // UnmarshalJSON reads the wire form: string attributes go to Attributes, numeric ones to Measures;

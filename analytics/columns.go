@@ -1,0 +1,205 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/portguard/portguard/ingest"
+)
+
+// Column-wise inserts for the ingest hot path. driver.Batch.Append takes one row as []any: every
+// value boxed, every column type-switched per row. Building one typed slice per column and
+// handing it to the column whole (Column(i).Append) does the same work without either; arrays
+// go row by row through AppendRow, which has a reflection-free path for []string and []float64.
+
+// insertColumns sends one batch whose i-th column holds cols[i]: a []string, []uint32, []uint8,
+// []float64, []time.Time, [][]string or [][]float64 of n values each.
+func (s *Store) insertColumns(ctx context.Context, op, query string, n int, cols []any) error {
+	if n == 0 {
+		return nil
+	}
+	return s.do(ctx, op, func(ctx context.Context) error {
+		b, err := s.conn.PrepareBatch(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer b.Abort()
+		for i, c := range cols {
+			if err := appendColumn(b.Column(i), c); err != nil {
+				// Bad values are the caller's problem, not the server's.
+				return callerError{fmt.Errorf("column %d: %w", i, err)}
+			}
+		}
+		return b.Send()
+	})
+}
+
+func appendColumn(c driver.BatchColumn, vals any) error {
+	switch v := vals.(type) {
+	case [][]string:
+		for _, x := range v {
+			if err := c.AppendRow(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	case [][]float64:
+		for _, x := range v {
+			if err := c.AppendRow(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return c.Append(vals)
+}
+
+// rawBuffers recycles the buffer the declarations' JSON is written into.
+var rawBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+// declarationRaws returns each declaration's stored JSON (its wire form, exactly as json.Marshal
+// writes it). They are written into one pooled buffer and copied out as one string, which the
+// returned strings share: one allocation for the whole batch.
+func declarationRaws(ds []*ingest.Declaration) ([]string, error) {
+	bp := rawBuffers.Get().(*[]byte)
+	defer rawBuffers.Put(bp)
+	buf := (*bp)[:0]
+	ends := make([]int, len(ds))
+	for i, d := range ds {
+		var err error
+		if buf, err = d.AppendJSON(buf); err != nil {
+			return nil, fmt.Errorf("encode %s: %w", d.ID(), err)
+		}
+		ends[i] = len(buf)
+	}
+	*bp = buf
+	all := string(buf)
+	raws := make([]string, len(ds))
+	start := 0
+	for i, end := range ends {
+		raws[i] = all[start:end]
+		start = end
+	}
+	return raws, nil
+}
+
+// declarationColumnsOf builds the columns of declarationColumns for ds, in that order.
+func declarationColumnsOf(ds []*ingest.Declaration) ([]any, error) {
+	raws, err := declarationRaws(ds)
+	if err != nil {
+		return nil, err
+	}
+	n := len(ds)
+	var (
+		number, direction, port, tradeMode, transportMode, importer = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		eeUSCC, eeCode, eeName, orUSCC, orCode, orName              = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		declarant, trading, departure, loading, bl, vessel          = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		version, itemCount, undeclared                              = mk[uint32](n), mk[uint32](n), mk[uint32](n)
+		declaredAt, receivedAt                                      = mk[time.Time](n), mk[time.Time](n)
+		containers, hs2, hs4, origins, ak, av, mkeys                = mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n)
+		mvals                                                       = mk[[]float64](n)
+		totalValue, totalWeight, deviation                          = mk[float64](n), mk[float64](n), mk[float64](n)
+		joined, mismatch                                            = mk[uint8](n), mk[uint8](n)
+	)
+	// The per-declaration arrays are cut from shared backing slices: a handful of allocations
+	// per batch instead of several per declaration.
+	var items int
+	for _, d := range ds {
+		items += len(d.Items)
+	}
+	codes := make([]string, 0, 3*items)
+	for i, d := range ds {
+		number[i], version[i], direction[i], declaredAt[i] = d.Number, u32(d.Version), string(d.Direction), ts(d.DeclaredAt)
+		port[i], tradeMode[i], transportMode[i], importer[i] = d.Port, d.TradeMode, d.TransportMode, d.Importer().Key()
+		eeUSCC[i], eeCode[i], eeName[i] = d.Consignee.USCC, d.Consignee.CustomsCode, d.Consignee.Name
+		orUSCC[i], orCode[i], orName[i] = d.Consignor.USCC, d.Consignor.CustomsCode, d.Consignor.Name
+		declarant[i], trading[i], departure[i], loading[i] = d.Declarant, d.TradingCountry, d.DepartureCountry, d.LoadingPort
+		bl[i], vessel[i], containers[i] = d.BillOfLading, d.VesselVoyage, strs(d.Containers)
+		itemCount[i] = u32(len(d.Items))
+		var weight float64
+		for j := range d.Items {
+			weight += d.Items[j].NetWeightKg
+		}
+		hs2[i], codes = uniqSortedInto(codes, d.Items, func(it *ingest.Item) string { return it.HS(2) })
+		hs4[i], codes = uniqSortedInto(codes, d.Items, func(it *ingest.Item) string { return it.HS(4) })
+		origins[i], codes = uniqSortedInto(codes, d.Items, func(it *ingest.Item) string { return it.OriginCountry })
+		totalValue[i], totalWeight[i] = d.TotalValueBase(), weight
+		ak[i], av[i] = sortedPairs(d.Attributes)
+		mkeys[i], mvals[i] = sortedMeasures(d.Measures)
+		joined[i], deviation[i], mismatch[i] = b2u(d.Check.Joined), d.Check.WeightDeviation, b2u(d.Check.OriginRouteMismatch)
+		undeclared[i], receivedAt[i] = u32(d.Check.UndeclaredContainers), ts(d.ReceivedAt)
+	}
+	return []any{number, version, direction, declaredAt, port, tradeMode, transportMode, importer,
+		eeUSCC, eeCode, eeName, orUSCC, orCode, orName, declarant, trading, departure, loading, bl, vessel,
+		containers, itemCount, hs2, hs4, origins, totalValue, totalWeight, ak, av, mkeys, mvals, joined,
+		deviation, mismatch, undeclared, receivedAt, raws}, nil
+}
+
+// itemColumnsOf builds the columns of itemColumns for every item of ds, in that order.
+func itemColumnsOf(ds []*ingest.Declaration) (int, []any) {
+	var n int
+	for _, d := range ds {
+		n += len(d.Items)
+	}
+	var (
+		number, port, importer, hs10, hs2, hs4, hs6, hs8 = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		ciq, desc, origin, unit, currency                = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		version, seq                                     = mk[uint32](n), mk[uint32](n)
+		declaredAt                                       = mk[time.Time](n)
+		qty, net, gross, value, base                     = mk[float64](n), mk[float64](n), mk[float64](n), mk[float64](n), mk[float64](n)
+	)
+	k := 0
+	for _, d := range ds {
+		v, at, imp := u32(d.Version), ts(d.DeclaredAt), d.Importer().Key()
+		for j := range d.Items {
+			it := &d.Items[j]
+			s := it.Seq
+			if s == 0 {
+				s = j + 1
+			}
+			number[k], version[k], seq[k], declaredAt[k], port[k], importer[k] = d.Number, v, u32(s), at, d.Port, imp
+			hs10[k], hs2[k], hs4[k], hs6[k], hs8[k] = it.HSCode, it.HS(2), it.HS(4), it.HS(6), it.HS(8)
+			ciq[k], desc[k], origin[k], qty[k], unit[k] = it.CIQCode, it.Description, it.OriginCountry, it.Quantity, it.Unit
+			net[k], gross[k], value[k], currency[k], base[k] = it.NetWeightKg, it.GrossWeightKg, it.DeclaredValue, it.Currency, it.ValueBase
+			k++
+		}
+	}
+	return n, []any{number, version, seq, declaredAt, port, importer, hs10, hs2, hs4, hs6, hs8, ciq, desc,
+		origin, qty, unit, net, gross, value, currency, base}
+}
+
+func mk[T any](n int) []T { return make([]T, n) }
+
+// uniqSortedInto appends the distinct non-empty values of key over items, sorted, to buf and
+// returns them (a slice of buf) with the grown buf: uniqSorted without an allocation per call.
+func uniqSortedInto(buf []string, items []ingest.Item, key func(*ingest.Item) string) ([]string, []string) {
+	start := len(buf)
+	for j := range items {
+		if v := key(&items[j]); v != "" {
+			buf = append(buf, v)
+		}
+	}
+	out := buf[start:]
+	slices.Sort(out)
+	out = slices.Compact(out)
+	// Full slice expression: a later append to buf must not write into out's spare capacity.
+	return out[:len(out):len(out)], buf[:start+len(out)]
+}
+
+func sortedMeasures(m map[string]float64) ([]string, []float64) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	vals := make([]float64, len(keys))
+	for i, k := range keys {
+		vals[i] = m[k]
+	}
+	return keys, vals
+}
