@@ -340,6 +340,9 @@ const factColumns = `day, decided_at, declaration_no, version, port, importer, d
 // rebuild rebuilds the given facts days (sorted) in chunks of consecutive days, through a
 // staging table of this run, and swaps each day into decision_facts and daily_cube.
 func (s *Store) rebuild(ctx context.Context, days []string) (uint64, error) {
+	if len(days) == 0 {
+		return 0, nil // nothing changed: no partition to rebuild (and no wl[0] to index)
+	}
 	var suffix [6]byte
 	_, _ = rand.Read(suffix[:])
 	id := hex.EncodeToString(suffix[:])

@@ -251,10 +251,22 @@ func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) 
 
 // stream is do for calls that hand many rows to a callback.
 func (s *Store) stream(ctx context.Context, op string, fn func(ctx context.Context) error) error {
-	return s.run(ctx, op, s.cfg.StreamTimeout, fn)
+	// Never retried: a stream that failed midway has already handed rows to its callback.
+	return s.call(ctx, op, s.cfg.StreamTimeout, false, fn)
 }
 
 func (s *Store) run(ctx context.Context, op string, timeout time.Duration, fn func(ctx context.Context) error) error {
+	return s.call(ctx, op, timeout, true, fn)
+}
+
+// closedConn reports a pooled connection that was already closed (by the server, or by an
+// earlier call's cancellation) when this call picked it up: the server is fine, and a fresh
+// connection will do.
+func closedConn(err error) bool {
+	return errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "use of closed network connection")
+}
+
+func (s *Store) call(ctx context.Context, op string, timeout time.Duration, retry bool, fn func(ctx context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -262,6 +274,11 @@ func (s *Store) run(ctx context.Context, op string, timeout time.Duration, fn fu
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		err := fn(cctx)
+		if retry && err != nil && cctx.Err() == nil && closedConn(err) {
+			// Every non-stream call here is idempotent (ReplacingMergeTree writes, reads,
+			// audit appends that skip stored records), so one more try is safe.
+			err = fn(cctx)
+		}
 		if err != nil && ctx.Err() != nil {
 			// The caller went away: not the server's fault.
 			err = callerError{err}
