@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -61,6 +62,10 @@ type BenchOptions struct {
 	Days    int // length of the generated history ending at 2026-01-01; default 365
 	Workers int // generating and inserting goroutines (one connection each); default 2
 	Batch   int // declarations per insert; default 20,000
+	// Skip resumes an interrupted load into the same database: the first Skip declarations
+	// (spread over the workers as the load spreads them) are generated but not inserted. Give a
+	// little less than what was loaded: inserting a declaration twice changes nothing.
+	Skip int
 }
 
 // benchEnd is the fixed end of the generated history, so that runs are comparable.
@@ -310,6 +315,7 @@ func benchLoad(ctx context.Context, s *Store, w io.Writer, o BenchOptions, res *
 		if k == o.Workers-1 {
 			n = o.Rows - n*(o.Workers-1)
 		}
+		skip := o.Skip / o.Workers
 		g.Go(func() error {
 			cfg := synth.DefaultConfig()
 			cfg.Seed = int64(k + 1)
@@ -335,13 +341,18 @@ func benchLoad(ctx context.Context, s *Store, w io.Writer, o BenchOptions, res *
 					sent++
 				}
 				tGen.Add(int64(time.Since(t0)))
-				if err := timed(&tDecl, func() error { return s.InsertDeclarations(ctx, b.decls) }); err != nil {
+				if sent <= skip {
+					b.lateDec, b.lateResult = b.lateDec[:0], b.lateResult[:0]
+					done.Add(int64(len(b.decls)))
+					continue
+				}
+				if err := timed(&tDecl, func() error { return retry(ctx, func() error { return s.InsertDeclarations(ctx, b.decls) }) }); err != nil {
 					return err
 				}
-				if err := timed(&tDec, func() error { return s.InsertDecisions(ctx, b.decisions) }); err != nil {
+				if err := timed(&tDec, func() error { return retry(ctx, func() error { return s.InsertDecisions(ctx, b.decisions) }) }); err != nil {
 					return err
 				}
-				if err := timed(&tRes, func() error { return s.InsertResults(ctx, b.results) }); err != nil {
+				if err := timed(&tRes, func() error { return retry(ctx, func() error { return s.InsertResults(ctx, b.results) }) }); err != nil {
 					return err
 				}
 				items.Add(int64(b.items))
@@ -371,6 +382,24 @@ func benchLoad(ctx context.Context, s *Store, w io.Writer, o BenchOptions, res *
 	}
 	res.Items, res.Decisions, res.Results = int(items.Load()), int(decisions.Load()), int(results.Load())
 	return nil
+}
+
+// retry runs an insert up to four times while ClickHouse is unavailable (a busy server times
+// out, the breaker opens): bulk loads on a shared machine hit this, and inserts are idempotent,
+// so a retry never duplicates a row.
+func retry(ctx context.Context, insert func() error) error {
+	var err error
+	for attempt := range 4 {
+		if err = insert(); err == nil || !errors.Is(err, ErrUnavailable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 15 * time.Second):
+		}
+	}
+	return err
 }
 
 // benchBatch collects one insert's rows; late holds rows that arrive with the next batch.

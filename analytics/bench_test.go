@@ -67,7 +67,8 @@ func TestBenchLoadsAndTimesEveryDashboardQuery(t *testing.T) {
 //
 // PORTGUARD_BENCH_ADDR=host:port uses that ClickHouse (a fresh database in it) instead of the
 // test server; with PORTGUARD_BENCH_DB=name as well, it only reruns the queries on a database a
-// previous run loaded. `portguard bench analytics --json` is the same measurement.
+// previous run loaded, or with PORTGUARD_BENCH_RESUME=n as well resumes an interrupted load
+// after (about) n declarations. `portguard bench analytics --json` is the same measurement.
 func BenchmarkDashboards(b *testing.B) {
 	rows := 100000
 	if v, err := strconv.Atoi(os.Getenv("PORTGUARD_BENCH_ROWS")); err == nil && v > 0 {
@@ -80,6 +81,9 @@ func BenchmarkDashboards(b *testing.B) {
 			cfg.Addr, cfg.Database = addr, "bench_"+strconv.FormatInt(time.Now().Unix(), 10)
 			if reuse != "" {
 				cfg.Database = reuse
+			}
+			if os.Getenv("PORTGUARD_BENCH_RESUME") != "" {
+				reuse = "" // load the rest into cfg.Database, then measure
 			}
 		} else {
 			db := chtest.New(b)
@@ -99,7 +103,8 @@ func BenchmarkDashboards(b *testing.B) {
 				res.Jobs, err = BenchJobs(context.Background(), s, os.Stderr)
 			}
 		} else {
-			res, err = Bench(context.Background(), s, os.Stderr, rows)
+			skip, _ := strconv.Atoi(os.Getenv("PORTGUARD_BENCH_RESUME"))
+			res, err = BenchWith(context.Background(), s, os.Stderr, BenchOptions{Rows: rows, Skip: skip})
 		}
 		s.Close()
 		if err != nil {
