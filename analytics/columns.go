@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -17,8 +18,15 @@ import (
 // handing it to the column whole (Column(i).Append) does the same work without either; arrays
 // go row by row through AppendRow, which has a reflection-free path for []string and []float64.
 
+// flushRows is how many rows are sent to the server as one block of the INSERT. The server
+// gathers the blocks of one INSERT into one part, so this does not change what is written; it
+// keeps our column buffers small and reused (a 10,000-row batch grown in one piece spent most
+// of its time copying and faulting in fresh memory) and lets the server read one block while
+// we build the next.
+const flushRows = 1024
+
 // insertColumns sends one batch whose i-th column holds cols[i]: a []string, []uint32, []uint8,
-// []float64, []time.Time, [][]string or [][]float64 of n values each.
+// []float64, []time.Time, [][]string, [][]float64 or rawJSON of n values each.
 func (s *Store) insertColumns(ctx context.Context, op, query string, n int, cols []any) error {
 	if n == 0 {
 		return nil
@@ -29,71 +37,98 @@ func (s *Store) insertColumns(ctx context.Context, op, query string, n int, cols
 			return err
 		}
 		defer b.Abort()
-		for i, c := range cols {
-			if err := appendColumn(b.Column(i), c); err != nil {
-				// Bad values are the caller's problem, not the server's.
-				return callerError{fmt.Errorf("column %d: %w", i, err)}
+		for lo := 0; lo < n; lo += flushRows {
+			hi := min(lo+flushRows, n)
+			for i, c := range cols {
+				if err := appendColumn(b.Column(i), c, lo, hi); err != nil {
+					// Bad values are the caller's problem, not the server's.
+					return callerError{fmt.Errorf("column %d: %w", i, err)}
+				}
+			}
+			if hi < n {
+				if err := b.Flush(); err != nil {
+					return err
+				}
 			}
 		}
 		return b.Send()
 	})
 }
 
-func appendColumn(c driver.BatchColumn, vals any) error {
+// appendColumn appends rows lo … hi-1 of vals to c.
+func appendColumn(c driver.BatchColumn, vals any, lo, hi int) error {
 	switch v := vals.(type) {
+	case []string:
+		return c.Append(v[lo:hi])
+	case []uint32:
+		return c.Append(v[lo:hi])
+	case []uint8:
+		return c.Append(v[lo:hi])
+	case []float64:
+		return c.Append(v[lo:hi])
+	case []time.Time:
+		return c.Append(v[lo:hi])
 	case [][]string:
-		for _, x := range v {
+		// Row by row: AppendRow has a reflection-free path for []string, Append has not.
+		for _, x := range v[lo:hi] {
 			if err := c.AppendRow(x); err != nil {
 				return err
 			}
 		}
 		return nil
 	case [][]float64:
-		for _, x := range v {
+		for _, x := range v[lo:hi] {
 			if err := c.AppendRow(x); err != nil {
 				return err
 			}
 		}
 		return nil
+	case rawJSON:
+		return v.append(c, lo, hi)
 	}
-	return c.Append(vals)
+	return fmt.Errorf("%w: no column appender for %T", ErrInvalid, vals)
 }
 
-// rawBuffers recycles the buffer the declarations' JSON is written into.
-var rawBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+// rawJSON is the raw column of declarations: each declaration's wire form, exactly as
+// json.Marshal writes it, encoded block by block into a pooled buffer.
+type rawJSON []*ingest.Declaration
 
-// declarationRaws returns each declaration's stored JSON (its wire form, exactly as json.Marshal
-// writes it). They are written into one pooled buffer and copied out as one string, which the
-// returned strings share: one allocation for the whole batch.
-func declarationRaws(ds []*ingest.Declaration) ([]string, error) {
-	bp := rawBuffers.Get().(*[]byte)
-	defer rawBuffers.Put(bp)
-	buf := (*bp)[:0]
-	ends := make([]int, len(ds))
-	for i, d := range ds {
+// rawBuffer is what rawJSON encodes into: the JSON and the strings over it.
+type rawBuffer struct {
+	b    []byte
+	strs []string
+}
+
+var rawBuffers = sync.Pool{New: func() any { return &rawBuffer{b: make([]byte, 0, 4<<20)} }}
+
+func (r rawJSON) append(c driver.BatchColumn, lo, hi int) error {
+	rb := rawBuffers.Get().(*rawBuffer)
+	defer rawBuffers.Put(rb)
+	buf, ends := rb.b[:0], make([]int, 0, hi-lo)
+	for _, d := range r[lo:hi] {
 		var err error
 		if buf, err = d.AppendJSON(buf); err != nil {
-			return nil, fmt.Errorf("encode %s: %w", d.ID(), err)
+			return fmt.Errorf("%w: encode %s: %w", ErrInvalid, d.ID(), err)
 		}
-		ends[i] = len(buf)
+		ends = append(ends, len(buf))
 	}
-	*bp = buf
-	all := string(buf)
-	raws := make([]string, len(ds))
+	rb.b = buf
+	// The strings share buf without copying it: the column copies them into its own buffer
+	// within Append, and they are cleared before buf is used again.
+	strs := rb.strs[:0]
 	start := 0
-	for i, end := range ends {
-		raws[i] = all[start:end]
+	for _, end := range ends {
+		strs = append(strs, unsafe.String(unsafe.SliceData(buf[start:end]), end-start))
 		start = end
 	}
-	return raws, nil
+	err := c.Append(strs)
+	clear(strs)
+	rb.strs = strs[:0]
+	return err
 }
 
 // declarationColumnsOf builds the columns of declarationColumns for ds, in that order.
-func declarationColumnsOf(ds []*ingest.Declaration) ([]any, error) {
-	raws, err := declarationRaws(ds)
-	if err != nil {
-		return nil, err
-	}
+func declarationColumnsOf(ds []*ingest.Declaration) []any {
 	n := len(ds)
 	var (
 		number, direction, port, tradeMode, transportMode, importer = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
@@ -137,7 +172,7 @@ func declarationColumnsOf(ds []*ingest.Declaration) ([]any, error) {
 	return []any{number, version, direction, declaredAt, port, tradeMode, transportMode, importer,
 		eeUSCC, eeCode, eeName, orUSCC, orCode, orName, declarant, trading, departure, loading, bl, vessel,
 		containers, itemCount, hs2, hs4, origins, totalValue, totalWeight, ak, av, mkeys, mvals, joined,
-		deviation, mismatch, undeclared, receivedAt, raws}, nil
+		deviation, mismatch, undeclared, receivedAt, rawJSON(ds)}
 }
 
 // itemColumnsOf builds the columns of itemColumns for every item of ds, in that order.

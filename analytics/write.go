@@ -111,10 +111,6 @@ func (s *Store) InsertDeclarations(ctx context.Context, ds []*ingest.Declaration
 	if len(ds) == 0 {
 		return nil
 	}
-	header, err := declarationColumnsOf(ds)
-	if err != nil {
-		return fmt.Errorf("analytics: insert declarations: %w", err)
-	}
 	var itemsErr error
 	done := make(chan struct{})
 	go func() {
@@ -122,7 +118,7 @@ func (s *Store) InsertDeclarations(ctx context.Context, ds []*ingest.Declaration
 		n, cols := itemColumnsOf(ds)
 		itemsErr = s.insertColumns(ctx, "insert_declaration_items", itemColumns, n, cols)
 	}()
-	err = s.insertColumns(ctx, "insert_declarations", declarationColumns, len(ds), header)
+	err := s.insertColumns(ctx, "insert_declarations", declarationColumns, len(ds), declarationColumnsOf(ds))
 	<-done
 	if err != nil {
 		return fmt.Errorf("analytics: insert declarations: %w", err)

@@ -26,6 +26,10 @@ type BenchOptions struct {
 	Declarations int
 	// Partitions of the declarations topic. Default 4.
 	Partitions int
+	// BatchSize is the most messages a consumer hands over at once, and the rows per raw
+	// ClickHouse insert: the same size for the pipeline and both raw figures. Default 5000
+	// (ClickHouse pays a large fixed cost per insert into a wide table; see TABLES.md).
+	BatchSize int
 	// OpenStore opens the Store under test (analytics' ClickHouse store, migrated) on the
 	// benchmark's private server at addr, database "default". Required: ingest cannot import
 	// analytics, so cmd passes it in.
@@ -59,6 +63,9 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 	}
 	if o.Partitions <= 0 {
 		o.Partitions = 4
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 5000
 	}
 	if o.OpenStore == nil {
 		return BenchResult{}, errors.New("ingest: bench needs OpenStore")
@@ -120,7 +127,7 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 	// Raw Kafka: a consumer group that only fetches and commits.
 	log.Info("raw kafka run")
 	var n atomic.Int64
-	elapsed, err := benchConsume(ctx, brokers, topics.Declarations, "bench-raw", o.Declarations, &n,
+	elapsed, err := benchConsume(ctx, brokers, topics.Declarations, "bench-raw", o.BatchSize, o.Declarations, &n,
 		func(ctx context.Context, batch []kafka.Message) error { n.Add(int64(len(batch))); return nil })
 	if err != nil {
 		return res, err
@@ -129,7 +136,7 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 
 	// Raw ClickHouse: the same number of rows through clickhouse-go batches.
 	log.Info("raw clickhouse run")
-	if res.RawClickHouseRowsPerS, err = benchRawClickHouse(ctx, srv.Addr(), values); err != nil {
+	if res.RawClickHouseRowsPerS, err = benchRawClickHouse(ctx, srv.Addr(), values, o.BatchSize); err != nil {
 		return res, err
 	}
 
@@ -146,7 +153,7 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 		return res, err
 	}
 	defer in.Close()
-	elapsed, err = benchConsume(ctx, brokers, topics.Declarations, "bench-intake", o.Declarations, &handed, in.Handler())
+	elapsed, err = benchConsume(ctx, brokers, topics.Declarations, "bench-intake", o.BatchSize, o.Declarations, &handed, in.Handler())
 	if err != nil {
 		return res, err
 	}
@@ -164,8 +171,8 @@ type sinkFunc func(ctx context.Context, ds []*Declaration) error
 func (f sinkFunc) Accept(ctx context.Context, ds []*Declaration) error { return f(ctx, ds) }
 
 // benchConsume runs a consumer group with h until counter reaches n, returning the time taken.
-func benchConsume(ctx context.Context, brokers []string, topic, group string, n int, counter *atomic.Int64, h Handler) (time.Duration, error) {
-	c, err := NewConsumer(ConsumerConfig{Brokers: brokers, Topic: topic, GroupID: group, BatchSize: 1000, BatchWait: 20 * time.Millisecond})
+func benchConsume(ctx context.Context, brokers []string, topic, group string, batch, n int, counter *atomic.Int64, h Handler) (time.Duration, error) {
+	c, err := NewConsumer(ConsumerConfig{Brokers: brokers, Topic: topic, GroupID: group, BatchSize: batch, BatchWait: 20 * time.Millisecond})
 	if err != nil {
 		return 0, err
 	}
@@ -192,7 +199,7 @@ func benchConsume(ctx context.Context, brokers []string, topic, group string, n 
 	return elapsed, nil
 }
 
-func benchRawClickHouse(ctx context.Context, addr string, values [][]byte) (float64, error) {
+func benchRawClickHouse(ctx context.Context, addr string, values [][]byte, batch int) (float64, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
 	if err != nil {
 		return 0, err
@@ -202,12 +209,12 @@ func benchRawClickHouse(ctx context.Context, addr string, values [][]byte) (floa
 		return 0, fmt.Errorf("ingest: bench: %w", err)
 	}
 	start := time.Now()
-	for i := 0; i < len(values); i += 1000 {
+	for i := 0; i < len(values); i += batch {
 		b, err := conn.PrepareBatch(ctx, "INSERT INTO bench_raw (declaration_no, version, raw)")
 		if err != nil {
 			return 0, fmt.Errorf("ingest: bench: %w", err)
 		}
-		for j := i; j < min(i+1000, len(values)); j++ {
+		for j := i; j < min(i+batch, len(values)); j++ {
 			if err := b.Append(benchNumber(j), uint32(1), string(values[j])); err != nil {
 				return 0, err
 			}

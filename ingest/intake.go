@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -276,15 +277,17 @@ func (in *Intake) handleDeclarations(ctx context.Context, batch []kafka.Message)
 		ids   = make(map[string]bool, len(batch))
 		top   = map[string]int{} // number → highest version in this batch
 	)
+	decoded := in.validateAll(batch)
+	valid := 0
 	in.mu.Lock()
-	for i := range batch {
-		d, err := in.v.Declaration(batch[i].Value)
+	for i, r := range decoded {
+		d, err := r.d, r.err
 		if err != nil {
 			in.m.countInvalid(kind, err)
 			dead = append(dead, in.deadLetter(&batch[i], err))
 			continue
 		}
-		in.m.valid.WithLabelValues(kind).Inc()
+		valid++
 		if _, dup := in.seen.get(d.ID()); dup || ids[d.ID()] {
 			in.m.duplicates.WithLabelValues(kind).Inc()
 			continue
@@ -293,6 +296,7 @@ func (in *Intake) handleDeclarations(ctx context.Context, batch []kafka.Message)
 		fresh = append(fresh, d)
 		top[d.Number] = max(top[d.Number], d.Version)
 	}
+	in.m.valid.WithLabelValues(kind).Add(float64(valid))
 	// Only the newest version of a number is forwarded: an amendment overtakes its predecessor,
 	// and an older version arriving late is stored for the record only.
 	var forward []*Declaration
@@ -331,6 +335,39 @@ func (in *Intake) handleDeclarations(ctx context.Context, batch []kafka.Message)
 	in.mu.Unlock()
 	in.m.batch.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// decoded is one message's validation result.
+type decoded struct {
+	d   *Declaration
+	err error
+}
+
+// parallelValidation is the smallest batch worth splitting across cores.
+const parallelValidation = 64
+
+// validateAll validates every message of batch, on every core when the batch is large enough
+// (validation is pure CPU and independent per message), and returns the results in order.
+func (in *Intake) validateAll(batch []kafka.Message) []decoded {
+	out := make([]decoded, len(batch))
+	run := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i].d, out[i].err = in.v.Declaration(batch[i].Value)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(batch)/parallelValidation)
+	if workers <= 1 {
+		run(0, len(batch))
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (len(batch) + workers - 1) / workers
+	for lo := per; lo < len(batch); lo += per {
+		wg.Go(func() { run(lo, min(lo+per, len(batch))) })
+	}
+	run(0, min(per, len(batch)))
+	wg.Wait()
+	return out
 }
 
 func (in *Intake) handleManifests(ctx context.Context, batch []kafka.Message) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,8 +135,8 @@ func sortedKeysOf[V any](m map[string]V) []string {
 }
 
 // TestStoreWritesEveryColumnOfTheDeclaration: the column-wise insert puts each value of each
-// declaration and goods item in its column, the raw JSON is the declaration's wire form, and
-// DeclarationByID gives back the declaration that went in.
+// declaration and goods item in its column, across several blocks of one INSERT, the raw JSON
+// is the declaration's wire form, and DeclarationByID gives back the declaration that went in.
 func TestStoreWritesEveryColumnOfTheDeclaration(t *testing.T) {
 	db := chtest.New(t)
 	store := openStore(t, db.Addr, db.Database)
@@ -145,6 +146,21 @@ func TestStoreWritesEveryColumnOfTheDeclaration(t *testing.T) {
 	for i, name := range []string{"declaration_import.json", "declaration_export.json"} {
 		m := golden(t, name)
 		m["declaration_no"] = fmt.Sprintf("53012026%010d", i)
+		b, _ := json.Marshal(m)
+		d, err := v.Declaration(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	// Enough more for several blocks per INSERT (the store sends 1,024 rows at a time).
+	for i := range 1500 {
+		m := golden(t, "declaration_import.json")
+		m["declaration_no"] = fmt.Sprintf("53022026%010d", i)
+		m["version"] = 1 + i%3
+		m["vessel_voyage"] = fmt.Sprintf("VOYAGE %d <&>", i)
+		items := m["items"].([]any)
+		m["items"] = items[:1+i%3]
 		b, _ := json.Marshal(m)
 		d, err := v.Declaration(b)
 		if err != nil {
@@ -162,6 +178,8 @@ func TestStoreWritesEveryColumnOfTheDeclaration(t *testing.T) {
 	if err := store.InsertDeclarations(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
+	// The order the rows are read back in.
+	slices.SortFunc(ds, func(a, b *ingest.Declaration) int { return strings.Compare(a.Number, b.Number) })
 
 	var headers []storedHeader
 	if err := db.Conn.Select(ctx, &headers, "SELECT * FROM declarations FINAL ORDER BY declaration_no"); err != nil {
@@ -177,7 +195,7 @@ func TestStoreWritesEveryColumnOfTheDeclaration(t *testing.T) {
 	var wantItems []storedItem
 	for i, d := range ds {
 		if want := expectedHeader(t, d); !reflect.DeepEqual(headers[i], want) {
-			t.Errorf("declaration %s:\n got %+v\nwant %+v", d.Number, headers[i], want)
+			t.Fatalf("declaration %s:\n got %+v\nwant %+v", d.Number, headers[i], want)
 		}
 		for _, it := range d.Items {
 			wantItems = append(wantItems, storedItem{Number: d.Number, Version: uint32(d.Version), Seq: uint32(it.Seq),
@@ -185,6 +203,9 @@ func TestStoreWritesEveryColumnOfTheDeclaration(t *testing.T) {
 				HS10: it.HSCode, HS2: it.HS(2), HS4: it.HS(4), HS6: it.HS(6), HS8: it.HS(8), CIQ: it.CIQCode,
 				Desc: it.Description, Origin: it.OriginCountry, Quantity: it.Quantity, Unit: it.Unit, Net: it.NetWeightKg,
 				Gross: it.GrossWeightKg, Value: it.DeclaredValue, Currency: it.Currency, ValueBase: it.ValueBase})
+		}
+		if i%100 != 0 && i != len(ds)-1 {
+			continue
 		}
 		got, err := store.DeclarationByID(ctx, d.Number, d.Version)
 		if err != nil {
@@ -194,7 +215,12 @@ func TestStoreWritesEveryColumnOfTheDeclaration(t *testing.T) {
 			t.Errorf("DeclarationByID(%s) changed it:\n got %+v\nwant %+v", d.ID(), got, d)
 		}
 	}
-	if !reflect.DeepEqual(items, wantItems) {
-		t.Errorf("goods items:\n got %+v\nwant %+v", items, wantItems)
+	if len(items) != len(wantItems) {
+		t.Fatalf("%d goods items stored, want %d", len(items), len(wantItems))
+	}
+	for i := range items {
+		if !reflect.DeepEqual(items[i], wantItems[i]) {
+			t.Fatalf("goods item %d:\n got %+v\nwant %+v", i, items[i], wantItems[i])
+		}
 	}
 }

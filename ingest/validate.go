@@ -47,7 +47,7 @@ func (c *checker) add(path, code, zh, en string) {
 	c.errs = append(c.errs, FieldError{Path: path, Code: code, ZH: zh, EN: en})
 }
 
-func (c *checker) skip(path string) bool { return c.bad[path] }
+func (c *checker) skip(path string) bool { return len(c.bad) > 0 && c.bad[path] }
 
 // required reports an empty string field and says whether the field is present and well-typed.
 func (c *checker) required(path, s, zh, en string) bool {
@@ -133,6 +133,13 @@ func (c *checker) result(kind string) error {
 // cleared (ingest fills it from the manifest).
 func (v *Validator) Declaration(raw []byte) (*Declaration, error) {
 	d := &Declaration{}
+	if len(raw) <= v.cfg.MaxMessageBytes && fastDeclaration(raw, d) && d.Schema == SchemaDeclarationV1 {
+		// The common case, decoded by hand; anything unusual takes the encoding/json paths below.
+		c := &checker{}
+		v.checkDeclaration(d, c)
+		return v.finishDeclaration(d, c)
+	}
+	*d = Declaration{}
 	var attrs map[string]json.RawMessage
 	in := declarationIn{declarationFields: (*declarationFields)(d)}
 	var attrErr *FieldError
@@ -155,6 +162,11 @@ func (v *Validator) Declaration(raw []byte) (*Declaration, error) {
 	}
 	c.errs = append(c.errs, splitAttributes(d, attrs)...)
 	v.checkDeclaration(d, c)
+	return v.finishDeclaration(d, c)
+}
+
+// finishDeclaration returns the problems found, or d stamped as accepted.
+func (v *Validator) finishDeclaration(d *Declaration, c *checker) (*Declaration, error) {
 	if err := c.result("declaration"); err != nil {
 		return nil, err
 	}
@@ -233,9 +245,9 @@ func (v *Validator) checkDeclaration(d *Declaration, c *checker) {
 	case len(d.Items) > MaxItems:
 		c.add("items", "too_many", "商品项不得超过 50 项", "at most 50 goods items are allowed")
 	}
-	seqs := make(map[int]bool, len(d.Items))
+	var seqs uint64 // bit n: sequence number n (1 … MaxItems) seen
 	for i := range d.Items {
-		v.checkItem(d, i, seqs, c)
+		v.checkItem(d, i, &seqs, c)
 	}
 
 	if len(d.Attributes)+len(d.Measures) > MaxAttributes {
@@ -250,77 +262,85 @@ func (v *Validator) checkDeclaration(d *Declaration, c *checker) {
 }
 
 func (v *Validator) checkAttribute(k string, valueLen int, c *checker) {
-	p := "attributes." + k
 	if k == "" || len(k) > MaxAttributeKey {
-		c.add(p, "format", "扩展属性名应为 1 至 64 个字节", "attribute names must be 1 to 64 bytes")
+		c.add("attributes."+k, "format", "扩展属性名应为 1 至 64 个字节", "attribute names must be 1 to 64 bytes")
 	}
 	if valueLen > MaxAttributeValue {
-		c.add(p, "range", "扩展属性值不得超过 512 个字节", "attribute values must be at most 512 bytes")
+		c.add("attributes."+k, "range", "扩展属性值不得超过 512 个字节", "attribute values must be at most 512 bytes")
 	}
 }
 
-func (v *Validator) checkItem(d *Declaration, i int, seqs map[int]bool, c *checker) {
+func (v *Validator) checkItem(d *Declaration, i int, seqs *uint64, c *checker) {
 	it := &d.Items[i]
-	p := "items[" + strconv.Itoa(i) + "]"
-	if !c.skip(p + ".seq") {
+	// Paths are built only when a problem is reported or an earlier type error is looked up:
+	// an item without problems costs no string concatenation.
+	at := func(field string) string { return "items[" + strconv.Itoa(i) + "]." + field }
+	skip := func(field string) bool { return len(c.bad) > 0 && c.bad[at(field)] }
+	if !skip("seq") {
 		if it.Seq == 0 {
 			it.Seq = i + 1
 		}
 		if it.Seq < 1 || it.Seq > MaxItems {
-			c.add(p+".seq", "range", "商品序号应为 1 至 50", "item sequence number must be 1 to 50")
-		} else if seqs[it.Seq] {
-			c.add(p+".seq", "duplicate", "商品序号重复", "duplicate item sequence number")
+			c.add(at("seq"), "range", "商品序号应为 1 至 50", "item sequence number must be 1 to 50")
+		} else if *seqs&(1<<it.Seq) != 0 {
+			c.add(at("seq"), "duplicate", "商品序号重复", "duplicate item sequence number")
+		} else {
+			*seqs |= 1 << it.Seq
 		}
-		seqs[it.Seq] = true
 	}
 	it.HSCode = stripChars(strings.TrimSpace(it.HSCode), ". ")
-	if c.required(p+".hs_code", it.HSCode, "商品编码", "HS code") {
-		if !allDigits(it.HSCode, 10) {
-			c.add(p+".hs_code", "format", "商品编码应为 10 位数字", "HS code must be 10 digits")
+	if !skip("hs_code") {
+		if it.HSCode == "" {
+			c.add(at("hs_code"), "required", "缺少必填项：商品编码", "required: HS code")
+		} else if !allDigits(it.HSCode, 10) {
+			c.add(at("hs_code"), "format", "商品编码应为 10 位数字", "HS code must be 10 digits")
 		} else if ch := it.HSCode[:2]; ch == "00" || ch == "77" || ch > "97" {
-			c.add(p+".hs_code", "unknown", "商品编码章号 "+ch+" 不存在", "HS chapter "+ch+" does not exist")
+			c.add(at("hs_code"), "unknown", "商品编码章号 "+ch+" 不存在", "HS chapter "+ch+" does not exist")
 		}
 	}
 	it.CIQCode = strings.TrimSpace(it.CIQCode)
-	if !c.skip(p+".ciq_code") && it.CIQCode != "" && !allDigits(it.CIQCode, 3) {
-		c.add(p+".ciq_code", "format", "检验检疫编码应为 3 位数字", "CIQ code must be 3 digits")
+	if it.CIQCode != "" && !allDigits(it.CIQCode, 3) && !skip("ciq_code") {
+		c.add(at("ciq_code"), "format", "检验检疫编码应为 3 位数字", "CIQ code must be 3 digits")
 	}
 	it.Description = strings.TrimSpace(it.Description)
-	if !c.skip(p+".quantity") && !(it.Quantity > 0) {
-		c.add(p+".quantity", "range", "数量应大于 0", "quantity must be greater than 0")
+	if !(it.Quantity > 0) && !skip("quantity") {
+		c.add(at("quantity"), "range", "数量应大于 0", "quantity must be greater than 0")
 	}
 	it.Unit = strings.TrimSpace(it.Unit)
-	if !c.skip(p+".net_weight_kg") && it.NetWeightKg < 0 {
-		c.add(p+".net_weight_kg", "range", "净重不得为负数", "net weight must not be negative")
+	if it.NetWeightKg < 0 && !skip("net_weight_kg") {
+		c.add(at("net_weight_kg"), "range", "净重不得为负数", "net weight must not be negative")
 	}
-	if !c.skip(p + ".gross_weight_kg") {
+	if !skip("gross_weight_kg") {
 		switch {
 		case it.GrossWeightKg < 0:
-			c.add(p+".gross_weight_kg", "range", "毛重不得为负数", "gross weight must not be negative")
+			c.add(at("gross_weight_kg"), "range", "毛重不得为负数", "gross weight must not be negative")
 		case it.GrossWeightKg > 0 && it.GrossWeightKg < it.NetWeightKg:
-			c.add(p+".gross_weight_kg", "inconsistent", "毛重不得小于净重", "gross weight must not be less than net weight")
+			c.add(at("gross_weight_kg"), "inconsistent", "毛重不得小于净重", "gross weight must not be less than net weight")
 		}
 	}
-	valueOK := !c.skip(p + ".declared_value")
+	valueOK := !skip("declared_value")
 	if valueOK && !(it.DeclaredValue > 0) {
-		c.add(p+".declared_value", "range", "申报总价应大于 0", "declared value must be greater than 0")
+		c.add(at("declared_value"), "range", "申报总价应大于 0", "declared value must be greater than 0")
 		valueOK = false
 	}
 	it.Currency = strings.ToUpper(strings.TrimSpace(it.Currency))
-	if c.required(p+".currency", it.Currency, "币制", "currency") {
-		if !KnownCurrency(it.Currency) {
-			c.add(p+".currency", "unknown", "币制 "+it.Currency+" 不是 ISO 4217 代码", "currency "+it.Currency+" is not an ISO 4217 code")
-		} else if valueOK && !d.DeclaredAt.IsZero() {
+	if !skip("currency") {
+		switch {
+		case it.Currency == "":
+			c.add(at("currency"), "required", "缺少必填项：币制", "required: currency")
+		case !KnownCurrency(it.Currency):
+			c.add(at("currency"), "unknown", "币制 "+it.Currency+" 不是 ISO 4217 代码", "currency "+it.Currency+" is not an ISO 4217 code")
+		case valueOK && !d.DeclaredAt.IsZero():
 			rate, ok := v.rate(it.Currency, d)
 			if !ok {
-				c.add(p+".currency", "no_rate", "汇率表中没有 "+it.Currency+" 在申报日期的汇率",
+				c.add(at("currency"), "no_rate", "汇率表中没有 "+it.Currency+" 在申报日期的汇率",
 					"no exchange rate for "+it.Currency+" on the declaration date")
 			} else {
 				it.ValueBase = math.Round(it.DeclaredValue*rate*100) / 100
 			}
 		}
 	}
-	it.OriginCountry = v.country(p+".origin_country", it.OriginCountry, true, c)
+	it.OriginCountry = v.countryAt(at, "origin_country", it.OriginCountry, true, c)
 	it.Purpose = strings.TrimSpace(it.Purpose)
 }
 
@@ -362,19 +382,24 @@ func (v *Validator) checkUSCC(path, s string, c *checker) {
 
 // country normalizes an alpha-2 or alpha-3 code to alpha-2 and reports unknown codes.
 func (v *Validator) country(path, code string, required bool, c *checker) string {
+	return v.countryAt(func(string) string { return path }, "", code, required, c)
+}
+
+// countryAt is country with the path built by at(field) only when needed.
+func (v *Validator) countryAt(at func(string) string, field, code string, required bool, c *checker) string {
 	code = strings.TrimSpace(code)
-	if c.skip(path) {
+	if len(c.bad) > 0 && c.skip(at(field)) {
 		return code
 	}
 	if code == "" {
 		if required {
-			c.add(path, "required", "缺少必填项：国别（地区）", "required: country")
+			c.add(at(field), "required", "缺少必填项：国别（地区）", "required: country")
 		}
 		return code
 	}
 	a2, ok := NormalizeCountry(code)
 	if !ok {
-		c.add(path, "unknown", "国别代码 "+code+" 不是 ISO 3166-1 代码", "country "+code+" is not an ISO 3166-1 code")
+		c.add(at(field), "unknown", "国别代码 "+code+" 不是 ISO 3166-1 代码", "country "+code+" is not an ISO 3166-1 code")
 		return code
 	}
 	return a2
@@ -410,21 +435,22 @@ func (v *Validator) containers(path string, cs []string, c *checker) []string {
 		c.add(path, "too_many", "集装箱不得超过 500 个", "at most 500 containers are allowed")
 		return cs
 	}
-	seen := make(map[string]bool, len(cs))
 	for i, s := range cs {
 		s = normalizeContainer(s)
 		cs[i] = s
-		p := path + "[" + strconv.Itoa(i) + "]"
 		switch ContainerProblem(s) {
 		case "format":
-			c.add(p, "format", "集装箱号应为 4 位字母加 7 位数字（ISO 6346）", "container number must be 4 letters and 7 digits (ISO 6346)")
+			c.add(path+"["+strconv.Itoa(i)+"]", "format", "集装箱号应为 4 位字母加 7 位数字（ISO 6346）", "container number must be 4 letters and 7 digits (ISO 6346)")
 		case "check_digit":
-			c.add(p, "check_digit", "集装箱号校验位错误", "container number check digit does not match")
+			c.add(path+"["+strconv.Itoa(i)+"]", "check_digit", "集装箱号校验位错误", "container number check digit does not match")
 		default:
-			if seen[s] {
-				c.add(p, "duplicate", "集装箱号重复", "duplicate container number")
+			// A duplicate of an earlier valid container (a quadratic scan: at most 500).
+			for _, prev := range cs[:i] {
+				if prev == s && ContainerProblem(prev) == "" {
+					c.add(path+"["+strconv.Itoa(i)+"]", "duplicate", "集装箱号重复", "duplicate container number")
+					break
+				}
 			}
-			seen[s] = true
 		}
 	}
 	return cs
