@@ -262,30 +262,74 @@ func (s *Store) ModelYields(ctx context.Context, sc Scope) ([]ModelYield, error)
 	}
 	var out []ModelYield
 	byVersion := map[string]*ModelYield{}
+	// The threshold is the quantile of the model's own scores at 1 - inspected share, over every
+	// declaration it scored, inspected or not: quantileExact's element, at index n - inspected
+	// (0-based) of the sorted scores; precision is then measured where labels exist. Sorting
+	// millions of scores costs seconds, so the element is found in two steps: a histogram of
+	// 1/10,000-wide score buckets says which bucket holds it and at which offset, and a second
+	// query reads that bucket alone.
+	type bucket struct {
+		b int64
+		n uint64
+	}
+	hist := map[string][]bucket{}
 	err = s.do(ctx, "model_yield", func(ctx context.Context) error {
-		// The threshold is the quantile of the model's own scores at 1 - inspected share, over
-		// every declaration it scored, inspected or not (quantileExact's element: index n -
-		// inspected of the sorted scores); precision is then measured where labels exist.
-		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, n, insp, ps[least(n - insp, n - 1) + 1]
-FROM (SELECT model_version, count() AS n, countIf(channel IN ('RED', 'YELLOW')) AS insp,
- arraySort(groupArray(probability)) AS ps FROM decision_facts WHERE `+fact+` GROUP BY model_version)
-ORDER BY model_version LIMIT 1000`, args...)
+		rows, err := s.conn.Query(s.limits(ctx), `SELECT model_version, toInt64(floor(probability * 10000)) AS b, count(),
+ countIf(channel IN ('RED', 'YELLOW'))
+FROM decision_facts WHERE `+fact+` GROUP BY model_version, b ORDER BY model_version, b`, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var m ModelYield
-			if err := rows.Scan(&m.ModelVersion, &m.Declarations, &m.Inspected, &m.Threshold); err != nil {
+			var v string
+			var b int64
+			var n, insp uint64
+			if err := rows.Scan(&v, &b, &n, &insp); err != nil {
 				return err
 			}
-			m.InspectedShare = ratio(m.Inspected, m.Declarations)
-			out = append(out, m)
+			m := byVersion[v]
+			if m == nil {
+				if len(out) == 1000 {
+					continue
+				}
+				out = append(out, ModelYield{ModelVersion: v})
+				m = &out[len(out)-1]
+				// out may have moved: rebuild the index.
+				for k := range out {
+					byVersion[out[k].ModelVersion] = &out[k]
+				}
+			}
+			m.Declarations += n
+			m.Inspected += insp
+			hist[v] = append(hist[v], bucket{b, n})
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("analytics: model yield: %w", err)
+	}
+	for i := range out {
+		m := &out[i]
+		m.InspectedShare = ratio(m.Inspected, m.Declarations)
+		idx := min(m.Declarations-m.Inspected, m.Declarations-1)
+		var before uint64
+		var at bucket
+		for _, b := range hist[m.ModelVersion] {
+			if before+b.n > idx {
+				at = b
+				break
+			}
+			before += b.n
+		}
+		err := s.do(ctx, "model_yield", func(ctx context.Context) error {
+			return s.conn.QueryRow(s.limits(ctx), `SELECT probability FROM decision_facts WHERE `+fact+`
+ AND model_version = ? AND toInt64(floor(probability * 10000)) = ? ORDER BY probability LIMIT ?, 1`,
+				append(append([]any{}, args...), m.ModelVersion, at.b, idx-before)...).Scan(&m.Threshold)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("analytics: model yield %s: %w", m.ModelVersion, err)
+		}
 	}
 	if len(out) == 0 {
 		return out, nil
