@@ -205,6 +205,11 @@ func (a *app) Run(ctx context.Context) error {
 	if a.cfg.JobsEvery > 0 {
 		g.Go(func() error { a.analyticsJobs(gctx, a.cfg.JobsEvery); return nil })
 	}
+	if a.cfg.ClickHouse.RollupLag > 0 {
+		// Dashboards read rollups at most RollupLag old, kept fresh here rather than by the
+		// first query after new decisions.
+		g.Go(func() error { a.store.RunRollups(gctx, a.cfg.ClickHouse.RollupLag/2); return nil })
+	}
 	g.Go(func() error { return a.clearance.Run(gctx) })
 	consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
 	consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())

@@ -17,9 +17,11 @@ func clickhouseFlags(f *flags) func() analytics.Config {
 	db := f.str("clickhouse-db", def.Database, "ClickHouse database")
 	user := f.str("clickhouse-user", def.Username, "ClickHouse user")
 	pass := f.str("clickhouse-password", "", "ClickHouse password")
+	lag := f.duration("rollup-lag", 30*time.Second, "how stale dashboard rollups may be; kept fresh in the background (0 = exact: each dashboard query rolls up first)")
 	return func() analytics.Config {
 		c := def
 		c.Addr, c.Database, c.Username, c.Password = *addr, *db, *user, *pass
+		c.RollupLag = *lag
 		return c
 	}
 }
