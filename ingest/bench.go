@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -27,8 +28,8 @@ type BenchOptions struct {
 	// Partitions of the declarations topic. Default 4.
 	Partitions int
 	// BatchSize is the most messages a consumer hands over at once, and the rows per raw
-	// ClickHouse insert: the same size for the pipeline and both raw figures. Default 5000
-	// (ClickHouse pays a large fixed cost per insert into a wide table; see TABLES.md).
+	// ClickHouse insert: the same size for the pipeline and both raw figures. Default
+	// 10,000, what portguard's consumers use by default.
 	BatchSize int
 	// OpenStore opens the Store under test (analytics' ClickHouse store, migrated) on the
 	// benchmark's private server at addr, database "default". Required: ingest cannot import
@@ -52,6 +53,20 @@ type BenchResult struct {
 	// Ratio is DeclarationsPerS over the slower of the two raw figures: how close the pipeline
 	// comes to its slowest component.
 	Ratio float64 `json:"ratio"`
+
+	// CPU time per 1,000 declarations (or rows) of each run: this process (which also runs the
+	// in-process broker) and the ClickHouse server, background merges of the run included. On
+	// a shared machine wall-clock rates move with the load; these hardly do.
+	IntakeCPUMsPer1000           float64 `json:"intake_cpu_ms_per_1000"`
+	IntakeServerCPUMsPer1000     float64 `json:"intake_clickhouse_cpu_ms_per_1000"`
+	RawKafkaCPUMsPer1000         float64 `json:"raw_kafka_cpu_ms_per_1000"`
+	RawClickHouseCPUMsPer1000    float64 `json:"raw_clickhouse_cpu_ms_per_1000"`
+	RawClickHouseServerMsPer1000 float64 `json:"raw_clickhouse_server_cpu_ms_per_1000"`
+	// BatchSize is the consumer batch and raw insert size used; LoadAverage the one-minute
+	// load average when the runs ended; Cores the CPUs Go may use.
+	BatchSize   int     `json:"batch_size"`
+	LoadAverage float64 `json:"load_average"`
+	Cores       int     `json:"cores"`
 }
 
 // Bench measures the intake pipeline end to end against its own in-process broker (kfake) and
@@ -65,7 +80,7 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 		o.Partitions = 4
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 5000
+		o.BatchSize = defaultConsumerBatchSize
 	}
 	if o.OpenStore == nil {
 		return BenchResult{}, errors.New("ingest: bench needs OpenStore")
@@ -124,21 +139,31 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 		}
 	}
 
+	per1000 := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(o.Declarations) * 1000 }
+	const server = "clickhouse"
+
 	// Raw Kafka: a consumer group that only fetches and commits.
 	log.Info("raw kafka run")
 	var n atomic.Int64
+	cpu := processCPU()
 	elapsed, err := benchConsume(ctx, brokers, topics.Declarations, "bench-raw", o.BatchSize, o.Declarations, &n,
 		func(ctx context.Context, batch []kafka.Message) error { n.Add(int64(len(batch))); return nil })
 	if err != nil {
 		return res, err
 	}
 	res.RawKafkaPerS = float64(o.Declarations) / elapsed.Seconds()
+	res.RawKafkaCPUMsPer1000 = per1000(processCPU() - cpu)
 
 	// Raw ClickHouse: the same number of rows through clickhouse-go batches.
 	log.Info("raw clickhouse run")
+	cpu, srvCPU := processCPU(), childrenCPU(server)
 	if res.RawClickHouseRowsPerS, err = benchRawClickHouse(ctx, srv.Addr(), values, o.BatchSize); err != nil {
 		return res, err
 	}
+	res.RawClickHouseCPUMsPer1000 = per1000(processCPU() - cpu)
+	// Its background merges would otherwise run during the intake run.
+	waitMerges(ctx, srv.Addr(), log)
+	res.RawClickHouseServerMsPer1000 = per1000(childrenCPU(server) - srvCPU)
 
 	// The pipeline.
 	log.Info("intake run")
@@ -153,6 +178,7 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 		return res, err
 	}
 	defer in.Close()
+	cpu, srvCPU = processCPU(), childrenCPU(server)
 	elapsed, err = benchConsume(ctx, brokers, topics.Declarations, "bench-intake", o.BatchSize, o.Declarations, &handed, in.Handler())
 	if err != nil {
 		return res, err
@@ -162,6 +188,10 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 	}
 	res.DeclarationsPerS = float64(o.Declarations) / elapsed.Seconds()
 	res.Ratio = res.DeclarationsPerS / min(res.RawKafkaPerS, res.RawClickHouseRowsPerS)
+	res.IntakeCPUMsPer1000 = per1000(processCPU() - cpu)
+	waitMerges(ctx, srv.Addr(), log)
+	res.IntakeServerCPUMsPer1000 = per1000(childrenCPU(server) - srvCPU)
+	res.BatchSize, res.LoadAverage, res.Cores = o.BatchSize, loadAverage(), runtime.GOMAXPROCS(0)
 	enc := json.NewEncoder(w)
 	return res, enc.Encode(res)
 }
@@ -224,6 +254,34 @@ func benchRawClickHouse(ctx context.Context, addr string, values [][]byte, batch
 		}
 	}
 	return float64(len(values)) / time.Since(start).Seconds(), nil
+}
+
+// waitMerges waits (at most 30 s) until the server has no merge running, so that one run's
+// background work is not billed to the next.
+func waitMerges(ctx context.Context, addr string, log *slog.Logger) {
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for quiet := 0; quiet < 2 && time.Now().Before(deadline); {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.merges").Scan(&n); err != nil {
+			log.Warn("cannot see the server's merges", "err", err)
+			return
+		}
+		if n == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func benchNumber(i int) string { return fmt.Sprintf("5301%014d", i) }

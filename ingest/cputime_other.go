@@ -1,0 +1,14 @@
+//go:build !linux
+
+package ingest
+
+import "time"
+
+// processCPU is not measured here; the benchmark then reports 0 CPU time.
+func processCPU() time.Duration { return 0 }
+
+// childrenCPU is not measured here.
+func childrenCPU(string) time.Duration { return 0 }
+
+// loadAverage is not known here.
+func loadAverage() float64 { return 0 }
