@@ -88,9 +88,9 @@ func (p *Producer) Close() error { return p.w.Close() }
 
 // ConsumerConfig configures a Consumer.
 type ConsumerConfig struct {
-	Brokers   []string
-	Topic     string
-	GroupID   string
+	Brokers []string
+	Topic   string
+	GroupID string
 	// BatchSize is the most messages handed to the handler at once; default 10,000. Handlers
 	// that insert into ClickHouse want large batches: every INSERT into a wide MergeTree table
 	// creates a part of two files per column, and background merges rewrite them, so fewer,
