@@ -1,9 +1,11 @@
 package analytics
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -191,7 +193,12 @@ func itemColumnsOf(ds []*ingest.Declaration) (int, []any) {
 	k := 0
 	for _, d := range ds {
 		v, at, imp := u32(d.Version), ts(d.DeclaredAt), d.Importer().Key()
-		for j := range d.Items {
+		order := itemOrder(d)
+		for jj := range d.Items {
+			j := jj
+			if order != nil {
+				j = order[jj]
+			}
 			it := &d.Items[j]
 			s := it.Seq
 			if s == 0 {
@@ -209,6 +216,48 @@ func itemColumnsOf(ds []*ingest.Declaration) (int, []any) {
 }
 
 func mk[T any](n int) []T { return make([]T, n) }
+
+// sortedByKey returns ds (or a sorted copy of it) in the tables' sorting-key order, number then
+// version: ClickHouse checks whether an inserted block is already sorted and, when it is, writes
+// the columns as they are instead of sorting and copying each one.
+func sortedByKey(ds []*ingest.Declaration) []*ingest.Declaration {
+	less := func(a, b *ingest.Declaration) int {
+		if c := strings.Compare(a.Number, b.Number); c != 0 {
+			return c
+		}
+		return cmp.Compare(u32(a.Version), u32(b.Version))
+	}
+	if slices.IsSortedFunc(ds, less) {
+		return ds
+	}
+	ds = slices.Clone(ds)
+	slices.SortStableFunc(ds, less)
+	return ds
+}
+
+// itemOrder returns the indexes of d's items by sequence number (the items table's sorting key
+// after number and version), or nil when they are in that order already.
+func itemOrder(d *ingest.Declaration) []int {
+	seq := func(j int) uint32 {
+		if s := d.Items[j].Seq; s != 0 {
+			return u32(s)
+		}
+		return u32(j + 1)
+	}
+	sorted := true
+	for j := 1; j < len(d.Items) && sorted; j++ {
+		sorted = seq(j-1) <= seq(j)
+	}
+	if sorted {
+		return nil
+	}
+	order := make([]int, len(d.Items))
+	for j := range order {
+		order[j] = j
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(seq(a), seq(b)) })
+	return order
+}
 
 // uniqSortedInto appends the distinct non-empty values of key over items, sorted, to buf and
 // returns them (a slice of buf) with the grown buf: uniqSorted without an allocation per call.

@@ -99,7 +99,8 @@ const itemColumns = `INSERT INTO declaration_items (declaration_no, version, seq
 // InsertDeclarations stores declarations (header row each) and their goods items. Storing the
 // same number+version again changes nothing once merged; read with FINAL.
 //
-// The two tables are written at the same time over two connections, column by column: the
+// The two tables are written at the same time over two connections, column by column, rows in
+// sorting-key order (the server then skips sorting and copying every column of the part): the
 // server's work on one overlaps ours and its own on the other. When either fails the caller
 // re-sends the whole batch (retry or spool), and both tables deduplicate.
 func (s *Store) InsertDeclarations(ctx context.Context, ds []*ingest.Declaration) error {
@@ -111,6 +112,7 @@ func (s *Store) InsertDeclarations(ctx context.Context, ds []*ingest.Declaration
 	if len(ds) == 0 {
 		return nil
 	}
+	ds = sortedByKey(ds)
 	var itemsErr error
 	done := make(chan struct{})
 	go func() {

@@ -174,6 +174,13 @@ func TestStoreWritesEveryColumnOfTheDeclaration(t *testing.T) {
 	j.Check = ingest.CrossCheck{Joined: true, WeightDeviation: 0.125, OriginRouteMismatch: true, UndeclaredContainers: 2}
 	j.Attributes, j.Measures, j.Containers = nil, map[string]float64{"tax_rate": 0.13, "a": -1}, nil
 	j.Items = []ingest.Item{{Seq: 1, HSCode: "8471300000", Quantity: 2, NetWeightKg: 3.5, DeclaredValue: 10, Currency: "USD", OriginCountry: "US", ValueBase: 71.5}}
+	// Items out of sequence order (the store sends them sorted).
+	k := *ds[1]
+	k.Number = "530120269999999998"
+	k.Items = []ingest.Item{ds[1].Items[0], ds[1].Items[0], ds[1].Items[0]}
+	k.Items[0].Seq, k.Items[1].Seq, k.Items[2].Seq = 3, 1, 2
+	k.Items[1].HSCode = "0101210000"
+	ds = append(ds, &k)
 	ds = append(ds, &j)
 	if err := store.InsertDeclarations(ctx, ds); err != nil {
 		t.Fatal(err)
@@ -215,6 +222,12 @@ func TestStoreWritesEveryColumnOfTheDeclaration(t *testing.T) {
 			t.Errorf("DeclarationByID(%s) changed it:\n got %+v\nwant %+v", d.ID(), got, d)
 		}
 	}
+	slices.SortStableFunc(wantItems, func(a, b storedItem) int {
+		if c := strings.Compare(a.Number, b.Number); c != 0 {
+			return c
+		}
+		return int(a.Seq) - int(b.Seq)
+	})
 	if len(items) != len(wantItems) {
 		t.Fatalf("%d goods items stored, want %d", len(items), len(wantItems))
 	}
