@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 //go:embed migrations/*.sql
@@ -105,6 +108,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		for i, st := range m.Statements {
 			err := s.do(ctx, "migrate", func(ctx context.Context) error { return s.conn.Exec(ctx, st) })
+			if err != nil && columnExists(st, err) {
+				// ADD COLUMN IF NOT EXISTS fails on 18.16: a migration interrupted after its
+				// ALTER ran is re-run with the column already there, which is what it wanted.
+				err = nil
+			}
 			if err != nil {
 				return fmt.Errorf("analytics: migration %s statement %d: %w", m.Name, i+1, err)
 			}
@@ -126,6 +134,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 		s.log.Info("applied migration", "version", m.Version, "name", m.Name, "statements", len(m.Statements))
 	}
 	return nil
+}
+
+// columnExists reports whether err is ClickHouse refusing an ALTER TABLE … ADD COLUMN because
+// the column is there already (code 44 on 18.16, 15 DUPLICATE_COLUMN on current releases).
+func columnExists(stmt string, err error) bool {
+	up := strings.ToUpper(stmt)
+	if !strings.HasPrefix(strings.TrimSpace(up), "ALTER TABLE") || !strings.Contains(up, "ADD COLUMN") {
+		return false
+	}
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && (ex.Code == 44 || ex.Code == 15) && strings.Contains(ex.Message, "already exists")
 }
 
 // AppliedMigrations returns the versions recorded in schema_migrations with their file names.

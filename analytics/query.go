@@ -27,7 +27,17 @@ const (
 	DimRule       Dimension = "rule"
 	DimSelection  Dimension = "selection"
 	DimDeclarant  Dimension = "declarant"
+	// DimEnterpriseGrade is the importer's risk grade 绿黄红黑 (green, yellow, red, black) as of the
+	// decision — the grade recorded last in grade_changes at or before decided_at — or ungraded
+	// (grouped under "", filtered as "ungraded") when it had none yet. Not the current grade:
+	// a trend by current grade would credit an enterprise's past inspections to a grade that
+	// those inspections earned it.
+	DimEnterpriseGrade Dimension = "enterprise_grade"
 )
+
+// Ungraded is the filter value of DimEnterpriseGrade for decisions about an enterprise that had
+// no grade yet; its group value is "".
+const Ungraded = "ungraded"
 
 // dimension says how a Dimension reads from the per-decision fact: a scalar column, or an array
 // column (a declaration with two HS chapters counts once in each chapter's group).
@@ -48,6 +58,20 @@ var dimensions = map[Dimension]dimension{
 	DimRule:       {"rules_fired", true, false},
 	DimSelection:  {"selection", false, true},
 	DimDeclarant:  {"declarant", false, false},
+	// Kept in both tables by the rollup (migration 0007), from grade_changes as of decided_at.
+	DimEnterpriseGrade: {"enterprise_grade", false, true},
+}
+
+// gradeFilterValue maps a filter value of DimEnterpriseGrade to the stored one, or says it is not
+// a grade.
+func gradeFilterValue(v string) (string, bool) {
+	switch v {
+	case GradeGreen, GradeYellow, GradeRed, GradeBlack:
+		return v, true
+	case Ungraded:
+		return "", true
+	}
+	return "", false
 }
 
 // Dimensions lists the accepted group-by and filter fields, for API documentation and forms.
@@ -125,6 +149,17 @@ func filterSQL(filters map[Dimension][]string) (string, []any, error) {
 		}
 		if len(vals) > 1000 {
 			return "", nil, fmt.Errorf("%w: more than 1000 values for %s", ErrInvalid, k)
+		}
+		if k == DimEnterpriseGrade {
+			stored := make([]string, len(vals))
+			for i, v := range vals {
+				g, ok := gradeFilterValue(v)
+				if !ok {
+					return "", nil, fmt.Errorf("%w: enterprise grade %q (allowed: green, yellow, red, black, ungraded)", ErrInvalid, v)
+				}
+				stored[i] = g
+			}
+			vals = stored
 		}
 		if d.array {
 			b.WriteString(" AND hasAny(" + d.column + ", ?)") // a []string binds as an array literal

@@ -38,6 +38,7 @@ const (
 	kindDecision = "decision"
 	kindResult   = "result"
 	kindFacts    = "facts"
+	kindGrade    = "grade" // grade_changes recorded with changed_at on the day (migration 0007)
 	dateLayout   = "2006-01-02"
 	// touchMargin: a day touched in the same second as (or one second before) a rollup began
 	// reading counts as changed after it, whichever way now()'s second resolution rounded. The
@@ -172,6 +173,16 @@ func (s *Store) rollupLocked(ctx context.Context) (RollupStats, error) {
 		case kindResult:
 			if stale(k, at) {
 				resultDays = append(resultDays, k.day)
+			}
+		case kindGrade:
+			// A grade change is the grade as of every later decision too: every facts day from
+			// its day on that was built before it is stale.
+			if l := s.localDays(k.day); len(l) > 0 {
+				for b := range built {
+					if b.kind == kindFacts && b.day >= l[0] && stale(b, at) {
+						days[b.day] = true
+					}
+				}
 			}
 		}
 	}
@@ -335,7 +346,7 @@ func (s *Store) rollupSettings(ctx context.Context) context.Context {
 
 const factColumns = `day, decided_at, declaration_no, version, port, importer, declarant, channel,
  selection, random, propensity, probability, score, model_version, rules_fired, rules_selected, hs2,
- hs4, origins, trade_mode, has_result, hit, severity, revenue, inspected_at`
+ hs4, origins, trade_mode, has_result, hit, severity, revenue, inspected_at, enterprise_grade`
 
 // rebuild rebuilds the given facts days (sorted) in chunks of consecutive days, through a
 // staging table of this run, and swaps each day into decision_facts and daily_cube.
@@ -373,21 +384,30 @@ func (s *Store) rebuild(ctx context.Context, days []string) (uint64, error) {
 		lo, hi := s.dayBounds(chunk[0], chunk[len(chunk)-1])
 		// The decisions of the chunk's days, each version once (its latest decision, looking a
 		// re-decision window beyond the chunk on both sides), with the latest result version of
-		// each; a result still waiting for a laboratory is no result yet.
+		// each; a result still waiting for a laboratory is no result yet. The importer's grade
+		// as of the decision is the last grade change at or before it (the arrays of an
+		// enterprise's changes, in any order: the latest time not after decided_at picks its
+		// grade; none, or no changes at all, picks "").
 		q := `INSERT INTO ` + factsStage + ` (` + factColumns + `)
 SELECT toDate(decided_at, '` + tz + `') AS day, decided_at, declaration_no, version, port, importer, declarant,
  channel, selection, random, propensity, probability, score, model_version, rules_fired, rules_selected,
- hs2, hs4, origins, trade_mode, has_result, hit, severity, revenue, inspected_at
+ hs2, hs4, origins, trade_mode, has_result, hit, severity, revenue, inspected_at, enterprise_grade
 FROM (
- SELECT * FROM (
-  SELECT declaration_no, version, decided_at, port, importer,
-   feature_values[indexOf(feature_names, 'declarant')] AS declarant, channel, selection, random,
-   propensity, probability, score, model_version, rules_fired, rules_selected, hs2, hs4, origins, trade_mode
-  FROM decisions FINAL
-  WHERE decided_at >= ? AND decided_at < ?
-  ORDER BY declaration_no, version, decided_at DESC
-  LIMIT 1 BY declaration_no, version
- ) WHERE has(?, toString(toDate(decided_at, '` + tz + `')))
+ SELECT *, grade_seq[indexOf(grade_at, arrayReduce('max', arrayFilter(t -> t <= decided_at, grade_at)))] AS enterprise_grade
+ FROM (
+  SELECT * FROM (
+   SELECT declaration_no, version, decided_at, port, importer,
+    feature_values[indexOf(feature_names, 'declarant')] AS declarant, channel, selection, random,
+    propensity, probability, score, model_version, rules_fired, rules_selected, hs2, hs4, origins, trade_mode
+   FROM decisions FINAL
+   WHERE decided_at >= ? AND decided_at < ?
+   ORDER BY declaration_no, version, decided_at DESC
+   LIMIT 1 BY declaration_no, version
+  ) WHERE has(?, toString(toDate(decided_at, '` + tz + `')))
+ ) ANY LEFT JOIN (
+  SELECT enterprise AS importer, groupArray(changed_at) AS grade_at, groupArray(to_grade) AS grade_seq
+  FROM grade_changes WHERE changed_at < ? GROUP BY enterprise
+ ) USING importer
 ) ANY LEFT JOIN (
  SELECT declaration_no, decl_version AS version, toUInt8(1) AS has_result, hit, severity, revenue, inspected_at
  FROM (
@@ -398,21 +418,21 @@ FROM (
   LIMIT 1 BY declaration_no, decl_version
  ) WHERE outcome != 'PENDING_LAB'
 ) USING (declaration_no, version)`
-		if err := exec("rollup_facts", q, lo.Add(-w), hi.Add(w), chunk, lo, hi); err != nil {
+		if err := exec("rollup_facts", q, lo.Add(-w), hi.Add(w), chunk, hi.Add(w), lo, hi); err != nil {
 			return total, fmt.Errorf("build facts %s…%s: %w", chunk[0], chunk[len(chunk)-1], err)
 		}
 	}
 	// The cube of the rebuilt days, from the new facts only.
 	cube := `INSERT INTO ` + cubeStage + ` (day, port, channel, selection, random, trade_mode, model_version,
- declarations, inspected, results, hits, revenue, w_hit, w_sum, w_sq, no_propensity)
-SELECT day, port, toString(channel) AS ch, selection, random, trade_mode, model_version, count(),
+ enterprise_grade, declarations, inspected, results, hits, revenue, w_hit, w_sum, w_sq, no_propensity)
+SELECT day, port, toString(channel) AS ch, selection, random, trade_mode, model_version, enterprise_grade, count(),
  countIf(channel IN ('RED', 'YELLOW')), countIf(has_result = 1), countIf(has_result = 1 AND hit = 1),
  sumIf(revenue, has_result = 1 AND hit = 1), sumIf(hit / propensity, has_result = 1 AND propensity > 0),
  sumIf(1 / propensity, has_result = 1 AND propensity > 0),
  sumIf(1 / (propensity * propensity), has_result = 1 AND propensity > 0),
  countIf(has_result = 1 AND propensity <= 0)
 FROM ` + factsStage + `
-GROUP BY day, port, ch, selection, random, trade_mode, model_version`
+GROUP BY day, port, ch, selection, random, trade_mode, model_version, enterprise_grade`
 	if err := exec("rollup_cube", cube); err != nil {
 		return 0, fmt.Errorf("build cube: %w", err)
 	}
