@@ -48,6 +48,8 @@ var wantAccess = map[string][]string{
 	"POST /v1/rules/:id/reject":        {RoleRiskAnalyst},
 	"POST /v1/rules/:id/revoke":        {RoleSupervisor, RoleRiskAnalyst},
 	"POST /v1/rules/:id/emergency":     {RoleSupervisor},
+	"POST /v1/rules/backtest":          {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst},
+	"POST /v1/rules/:id/backtest":      {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst},
 	"GET /v1/profiles/:feature/:value": {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
 	"GET /v1/findings":                 allRoles,
 	"GET /v1/me":                       allRoles,

@@ -17,6 +17,7 @@ import (
 	"github.com/portguard/portguard/ingest"
 	"github.com/portguard/portguard/ingest/kafkatest"
 	"github.com/portguard/portguard/targeting"
+	"github.com/portguard/portguard/targeting/evaluate"
 )
 
 // rig is the adapter on top of the real services, wired as cmd wires them: a fresh ClickHouse
@@ -192,6 +193,7 @@ func newRig(tb testing.TB, cfg Config, opts ...rigOption) *rig {
 	s, err := newServer(cfg, Deps{Logger: logger,
 		Intake: in, Targeting: ts, Clearance: cl, Analytics: store, Audit: cl.Audit(), Schemas: ingest.Schemas(),
 		KafkaReady: kafkaReady(broker.Addr), Users: users, Registerer: reg, Gatherer: reg,
+		Backtests: &evaluate.Backtester{Config: tcfg, History: store}, // as cmd wires it
 	})
 	if err != nil {
 		tb.Fatal(err)

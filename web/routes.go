@@ -44,6 +44,8 @@ import (
 //	POST /v1/rules/:id/approve|reject .        .          x            .        .     .
 //	POST /v1/rules/:id/revoke         .        x          x            .        .     .
 //	POST /v1/rules/:id/emergency      .        x          .            .        .     .
+//	POST /v1/rules/backtest,          .        x          x            x        .     .
+//	     /v1/rules/:id/backtest
 //	GET  /v1/profiles/:feature/:value .        x          x            x        x     .
 //	GET  /v1/findings, /v1/me, /v1/override-reasons: any authenticated caller
 //	login, logout, schemas, openapi.json, /healthz, /readyz, /metrics, console: public
@@ -209,6 +211,24 @@ func (s *server) routes() []route {
 			summary:   "Activate an emergency rule at once (a risk analyst must approve it within the window)",
 			summaryZH: "紧急布控（事后补审批）", params: []param{ruleID}, ok: http.StatusOK, out: targeting.Rule{},
 			errors: []int{http.StatusNotFound, http.StatusConflict}}},
+
+		{post, "/v1/rules/backtest", roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst), s.backtestDraft, op{
+			id: "backtestDraftRule", tag: "rules", summary: "Backtest a draft rule (the body of POST /v1/rules, saved or not) over stored history",
+			summaryZH: "回测布控指令草稿（基于历史报关单）",
+			desc: "Runs the rule with the service's decision code over the declarations stored in ClickHouse in the period: " +
+				"matches and selections (at the rule's percentage) per day, hit rate among matched consignments that were " +
+				"inspected, the random-control estimate, and the extra daily workload per port. A caller bound to a port " +
+				"sees that port's history only. 422 for a rule that does not validate, a bad period or one without " +
+				"declarations; 429 when too many backtests run; 503 when ClickHouse is unavailable; 504 past the time limit.",
+			params: backtestParams, body: targeting.Rule{}, ok: http.StatusOK, out: backtestAnswer{},
+			errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusTooManyRequests,
+				http.StatusServiceUnavailable, http.StatusGatewayTimeout}}},
+		{post, "/v1/rules/:id/backtest", roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst), s.backtestRule, op{
+			id: "backtestRule", tag: "rules", summary: "Backtest a stored rule as it is now over stored history",
+			summaryZH: "回测已保存的布控指令", desc: "As POST /v1/rules/backtest, for a stored rule in any state.",
+			params: append([]param{ruleID}, backtestParams...), ok: http.StatusOK, out: backtestAnswer{},
+			errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusTooManyRequests,
+				http.StatusServiceUnavailable, http.StatusGatewayTimeout}}},
 
 		// Analytics (统计分析).
 		{get, "/v1/trends/daily", analysts, s.dailyTrend, op{

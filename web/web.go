@@ -70,6 +70,12 @@ type Config struct {
 	// TimeZone (IANA name) in which the dates of trend queries (?from=2026-11-01) are read; set
 	// it to analytics' time zone so that a day means the same in both. Default "UTC".
 	TimeZone string
+	// BacktestTimeout bounds one rule backtest (POST /v1/rules/backtest): past it the request
+	// answers 504 and the ClickHouse read stops. Default 2 minutes.
+	BacktestTimeout time.Duration
+	// Backtests is how many backtests may run at once; more answer 429. Each holds a core while
+	// it decides the period's declarations again. Default 2.
+	Backtests int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -84,6 +90,9 @@ func DefaultConfig() Config {
 		LoginFailures: 5,
 		LoginWindow:   15 * time.Minute,
 		TimeZone:      "UTC",
+
+		BacktestTimeout: 2 * time.Minute,
+		Backtests:       2,
 	}
 }
 
@@ -111,6 +120,8 @@ func (c Config) Validate() error {
 		return errors.New("web: ready timeout must be positive")
 	case c.LoginFailures <= 0 || c.LoginWindow <= 0:
 		return errors.New("web: login failures and login window must be positive")
+	case c.BacktestTimeout <= 0 || c.Backtests <= 0:
+		return errors.New("web: backtest timeout and concurrent backtests must be positive")
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
 		return fmt.Errorf("web: time zone %q: unknown", c.TimeZone)
@@ -212,6 +223,8 @@ type Deps struct {
 	Dashboards Dashboards
 	// Profiles reads targeting's in-memory risk profiles (*targeting.Engine implements it).
 	Profiles Profiles
+	// Backtests runs rule backtests over stored history (*evaluate.Backtester implements it).
+	Backtests Backtests
 	// Audit records logins; nil logs them only.
 	Audit Auditor
 	// Schemas are the published JSON Schemas by name (ingest.Schemas()).
@@ -241,6 +254,8 @@ type server struct {
 	metrics  *httpMetrics
 	openapi  []byte // the OpenAPI document, built from the route table at start
 	tz       *time.Location
+	// backtestSlots holds one token per running backtest, at most Config.Backtests.
+	backtestSlots chan struct{}
 }
 
 // New builds the HTTP handler: a gin engine with request IDs, access logging, recovery, metrics,
@@ -289,6 +304,8 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 		sessions: newSessions(cfg.SessionTTL, cfg.SessionMaxAge),
 		limiter:  newLoginLimiter(cfg.LoginFailures, cfg.LoginWindow),
 		metrics:  m,
+
+		backtestSlots: make(chan struct{}, cfg.Backtests),
 	}, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/portguard/portguard/clearance"
 	"github.com/portguard/portguard/ingest"
 	"github.com/portguard/portguard/targeting"
+	"github.com/portguard/portguard/targeting/evaluate"
 	"github.com/portguard/portguard/web"
 )
 
@@ -128,11 +129,18 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	if cfg.Dev {
 		wcfg.CookieSecure = false // plain http on loopback
 	}
+	btLoc, err := time.LoadLocation(wcfg.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	a.handler, err = web.New(wcfg, web.Deps{
 		Intake: a.intake, Targeting: a.targeting, Clearance: a.clearance, Analytics: a.store, Profiles: a.engine,
 		Audit: a.clearance.Audit(), Schemas: ingest.Schemas(), Draining: func() bool { return !a.ready.Load() },
 		KafkaReady: a.kafkaReady, Users: cfg.Users, Logger: log.With("role", "web"),
 		Registerer: a.reg, Gatherer: a.reg,
+		// The console's rule backtest runs the CLI's code with this service's configuration, so
+		// its percentage draws select what production would.
+		Backtests: &evaluate.Backtester{Config: tcfg, History: a.store, Loc: btLoc},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)

@@ -50,9 +50,6 @@ func runBacktest(ctx context.Context, args []string, env func(string) string, st
 	if err := errors.Join(err1, err2); err != nil {
 		return fmt.Errorf("backtest: --from/--to: %w", err)
 	}
-	if t1.Before(t0) {
-		return errors.New("backtest: --to is before --from")
-	}
 	cfg := targeting.DefaultConfig()
 	if *randomKey != "" {
 		cfg.RandomKey = []byte(*randomKey)
@@ -62,16 +59,10 @@ func runBacktest(ctx context.Context, args []string, env func(string) string, st
 		return fmt.Errorf("backtest: %w", err)
 	}
 	defer store.Close()
-	n := 0
-	rep, err := evaluate.Backtest(ctx, r, cfg, func(each func(evaluate.BacktestInput) error) error {
-		return store.Declarations(ctx, t0, t1.AddDate(0, 0, 1), func(p analytics.Past) error {
-			if n++; n%100000 == 0 {
-				fmt.Fprintf(stderr, "backtest: %d declarations…\n", n)
-			}
-			return each(evaluate.BacktestInput{Decl: p.Decl, Inspected: p.Channel == targeting.Red || p.Channel == targeting.Yellow,
-				Random: p.Random, HasResult: p.HasResult, Hit: p.Hit})
-		})
-	})
+	bt := evaluate.Backtester{Config: cfg, History: store}
+	rep, err := bt.Backtest(ctx, evaluate.BacktestQuery{Rule: r, From: t0, To: t1, Progress: func(n int) {
+		fmt.Fprintf(stderr, "backtest: %d declarations…\n", n)
+	}})
 	if err != nil {
 		return err
 	}

@@ -65,10 +65,78 @@ type BacktestReport struct {
 	PerDay            []BacktestDay      `json:"per_day"`
 }
 
+// ErrNoHistory is returned when the period holds no stored declarations (of the query's port).
+var ErrNoHistory = errors.New("backtest: no declarations in the period")
+
+// BacktestHistory streams the stored declaration versions declared in [from, to), oldest
+// first, each with what happened to it then. *analytics.Store implements it. Errors wrap
+// analytics.ErrUnavailable when ClickHouse cannot answer; an error returned by each stops the
+// stream and is returned wrapped.
+type BacktestHistory interface {
+	BacktestInputs(ctx context.Context, from, to time.Time, each func(BacktestInput) error) error
+}
+
+// BacktestQuery is one backtest: a rule over the days From to To, inclusive.
+type BacktestQuery struct {
+	Rule targeting.Rule
+	// From and To are the first and the last day, inclusive; only their dates (in the
+	// Backtester's Loc) count.
+	From, To time.Time
+	// Port, when not empty, keeps only that port's declarations: what a port-bound user sees.
+	Port string
+	// Progress, when set, is called with the number of declarations read so far, every 100,000.
+	Progress func(n int)
+}
+
+// Backtester runs draft rules over stored history with the service's decision code. It is what
+// `portguard backtest` and the API's rule backtest (POST /v1/rules/backtest) both call, so the
+// two answer the same.
+type Backtester struct {
+	// Config is the targeting configuration of the service, so that a rule's percentage draw
+	// (a keyed hash of the declaration number) selects the same consignments it would there.
+	Config targeting.Config
+	// History is where the declarations come from.
+	History BacktestHistory
+	// Loc is the time zone in which From, To and the per-day counts are days; nil means UTC.
+	Loc *time.Location
+}
+
+// Backtest runs q. A rule that does not validate returns *ingest.ValidationError, a period
+// without declarations ErrNoHistory.
+func (b *Backtester) Backtest(ctx context.Context, q BacktestQuery) (BacktestReport, error) {
+	loc := b.Loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	from := time.Date(q.From.Year(), q.From.Month(), q.From.Day(), 0, 0, 0, 0, loc)
+	to := time.Date(q.To.Year(), q.To.Month(), q.To.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
+	if !from.Before(to) {
+		return BacktestReport{}, &ingest.ValidationError{Kind: "backtest", Fields: []ingest.FieldError{{Path: "to", Code: "range",
+			ZH: "截止日期早于起始日期", EN: "the last day is before the first day"}}}
+	}
+	n := 0
+	return backtest(ctx, q.Rule, b.Config, loc, func(each func(BacktestInput) error) error {
+		return b.History.BacktestInputs(ctx, from, to, func(in BacktestInput) error {
+			if q.Port != "" && in.Decl.Port != q.Port {
+				return nil
+			}
+			if n++; q.Progress != nil && n%100000 == 0 {
+				q.Progress(n)
+			}
+			return each(in)
+		})
+	})
+}
+
 // Backtest runs rule r — activated in a fresh engine with cfg, its validity window and port scope
 // set aside except for the ports — over history in date order, with the same decision code the
-// service runs. source calls its argument for every historical declaration, oldest first.
+// service runs. source calls its argument for every historical declaration, oldest first. Days
+// are UTC days.
 func Backtest(ctx context.Context, r targeting.Rule, cfg targeting.Config, source func(each func(BacktestInput) error) error) (BacktestReport, error) {
+	return backtest(ctx, r, cfg, time.UTC, source)
+}
+
+func backtest(ctx context.Context, r targeting.Rule, cfg targeting.Config, loc *time.Location, source func(each func(BacktestInput) error) error) (BacktestReport, error) {
 	e, err := targeting.NewEngine(cfg)
 	if err != nil {
 		return BacktestReport{}, err
@@ -107,7 +175,7 @@ func Backtest(ctx context.Context, r targeting.Rule, cfg targeting.Config, sourc
 		if d.DeclaredAt.After(last) {
 			last = d.DeclaredAt
 		}
-		key := d.DeclaredAt.UTC().Format(time.DateOnly)
+		key := d.DeclaredAt.In(loc).Format(time.DateOnly)
 		day := days[key]
 		if day == nil {
 			day = &BacktestDay{Day: key, ExtraByPort: map[string]int{}}
@@ -146,10 +214,10 @@ func Backtest(ctx context.Context, r targeting.Rule, cfg targeting.Config, sourc
 		return BacktestReport{}, fmt.Errorf("backtest: %w", err)
 	}
 	if rep.Declarations == 0 {
-		return BacktestReport{}, errors.New("backtest: no declarations in the period")
+		return BacktestReport{}, ErrNoHistory
 	}
 	rep.MatchedInspected, rep.MatchedRandom, rep.RandomBaseline = wilson(mi), wilson(mr), wilson(rb)
-	rep.From, rep.To = first.UTC().Format(time.DateOnly), last.UTC().Format(time.DateOnly)
+	rep.From, rep.To = first.In(loc).Format(time.DateOnly), last.In(loc).Format(time.DateOnly)
 	rep.Days = len(days)
 	for _, d := range days {
 		rep.PerDay = append(rep.PerDay, *d)
