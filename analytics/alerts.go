@@ -116,8 +116,10 @@ type Alert struct {
 	Expected    float64   `json:"expected"` // baseline rate the recent one is tested against
 	PValue      float64   `json:"p_value"`
 	QValue      float64   `json:"q_value"` // Benjamini–Hochberg adjusted over Evidence.Tested cells
-	State       string    `json:"state"`   // open, acknowledged, closed
+	State       string    `json:"state"`   // open, acknowledged, dismissed (AlertOpen …)
 	Evidence    Evidence  `json:"evidence"`
+	// Review is the latest analyst review (see ReviewAlert), nil while the alert is untouched.
+	Review *AlertReview `json:"review,omitempty"`
 }
 
 // Evidence is what an alert rests on.
@@ -347,17 +349,24 @@ func (s *Store) SaveAlerts(ctx context.Context, as []Alert) error {
 }
 
 // AlertFilter selects stored alerts: detected in [From, To) (zero: no bound), of a kind, subject
-// kind and state when set.
+// kind, state (as reviews left it) and ID when set.
 type AlertFilter struct {
 	From, To    time.Time
 	Kind        string
 	SubjectKind string
-	State       string
+	State       string // open, acknowledged or dismissed
+	ID          string
 	Limit       int // default and maximum Config.MaxRows
 }
 
-// Alerts returns stored alerts, latest detection first.
+// Alerts returns stored alerts, latest detection first, each in the state its latest review
+// left it (open when none).
 func (s *Store) Alerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
+	switch f.State {
+	case "", AlertOpen, AlertAcknowledged, AlertDismissed:
+	default:
+		return nil, fmt.Errorf("analytics: alerts: %w: state %q (allowed: open, acknowledged, dismissed)", ErrInvalid, f.State)
+	}
 	where := "1"
 	var args []any
 	if !f.From.IsZero() {
@@ -368,16 +377,36 @@ func (s *Store) Alerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 		where += " AND detected_at < ?"
 		args = append(args, ts(f.To))
 	}
-	for _, c := range []struct{ col, v string }{{"kind", f.Kind}, {"subject_kind", f.SubjectKind}, {"state", f.State}} {
+	for _, c := range []struct{ col, v string }{{"kind", f.Kind}, {"subject_kind", f.SubjectKind}, {"id", f.ID}} {
 		if c.v != "" {
 			where += " AND " + c.col + " = ?"
 			args = append(args, c.v)
 		}
 	}
+	events := ""
+	if f.ID != "" {
+		events = " WHERE alert_id = ?"
+		args = append(args, f.ID)
+	}
+	outer := "1"
+	if f.State != "" {
+		outer = "cur_state = ?"
+		args = append(args, f.State)
+	}
 	var out []Alert
 	err := s.do(ctx, "alerts", func(ctx context.Context) error {
+		// The latest review event of each alert, if any, gives its state (one JOIN: 18.16).
 		rows, err := s.conn.Query(s.limits(ctx), `SELECT id, kind, subject_kind, subject, port, detected_at, window_from,
- window_to, observed, expected, p_value, q_value, state, evidence FROM alerts FINAL WHERE `+where+`
+ window_to, observed, expected, p_value, q_value, if(ev_state != '', ev_state, state) AS cur_state, evidence,
+ ev_action, ev_actor, ev_at, ev_comment
+FROM (SELECT id, kind, subject_kind, subject, port, detected_at, window_from, window_to, observed, expected,
+  p_value, q_value, state, evidence FROM alerts FINAL WHERE `+where+`)
+ANY LEFT JOIN (
+ SELECT alert_id AS id, argMax(state, at_ns) AS ev_state, argMax(action, at_ns) AS ev_action,
+  argMax(actor, at_ns) AS ev_actor, argMax(at, at_ns) AS ev_at, argMax(comment, at_ns) AS ev_comment
+ FROM alert_events`+events+` GROUP BY alert_id
+) USING id
+WHERE `+outer+`
 ORDER BY detected_at DESC, p_value, id LIMIT ?`, append(args, s.limit(f.Limit))...)
 		if err != nil {
 			return err
@@ -386,11 +415,16 @@ ORDER BY detected_at DESC, p_value, id LIMIT ?`, append(args, s.limit(f.Limit)).
 		for rows.Next() {
 			a := Alert{Schema: SchemaAlertV1}
 			var ev string
+			var r AlertReview
 			if err := rows.Scan(&a.ID, &a.Kind, &a.SubjectKind, &a.Subject, &a.Port, &a.DetectedAt, &a.WindowFrom,
-				&a.WindowTo, &a.Observed, &a.Expected, &a.PValue, &a.QValue, &a.State, &ev); err != nil {
+				&a.WindowTo, &a.Observed, &a.Expected, &a.PValue, &a.QValue, &a.State, &ev,
+				&r.Action, &r.By, &r.At, &r.Comment); err != nil {
 				return err
 			}
 			_ = json.Unmarshal([]byte(ev), &a.Evidence) // evidence we wrote ourselves; a bad one stays empty
+			if r.Action != "" {
+				a.Review = &r
+			}
 			out = append(out, a)
 		}
 		return rows.Err()

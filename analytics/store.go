@@ -25,11 +25,13 @@ import (
 )
 
 // Errors callers act on. Web maps ErrUnavailable to 503 and ErrNotFound to 404; ErrInvalid marks
-// a query the caller asked for wrongly (400).
+// a query the caller asked for wrongly (400); ErrState an action the record's state does not
+// allow (409).
 var (
 	ErrUnavailable = errors.New("analytics: clickhouse unavailable")
 	ErrNotFound    = errors.New("analytics: not found")
 	ErrInvalid     = errors.New("analytics: invalid query")
+	ErrState       = errors.New("analytics: not allowed in this state")
 )
 
 // Config says where ClickHouse is and how long to wait for it. DefaultConfig runs against

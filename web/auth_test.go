@@ -53,6 +53,10 @@ var wantAccess = map[string][]string{
 	"GET /v1/profiles/:feature/:value": {RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin},
 	"GET /v1/findings":                 allRoles,
 	"GET /v1/me":                       allRoles,
+
+	// Reviews of early warnings: the analysts who act on risks, not supervisors or admins.
+	"POST /v1/analytics/alerts/:id/acknowledge": {RoleRiskAnalyst, RoleHQAnalyst},
+	"POST /v1/analytics/alerts/:id/dismiss":     {RoleRiskAnalyst, RoleHQAnalyst},
 }
 
 var wantPublic = []string{

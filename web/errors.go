@@ -114,6 +114,8 @@ func classify(err error) *apiError {
 		return errNotFound.with(err)
 	case errors.Is(err, analytics.ErrInvalid):
 		return errBadQuery.with(err)
+	case errors.Is(err, analytics.ErrState):
+		return errState.with(err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return errTimeout.with(err)
 	case errors.Is(err, context.Canceled):

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portguard/portguard/analytics"
 	"github.com/portguard/portguard/clearance"
 	"github.com/portguard/portguard/ingest"
 	"github.com/portguard/portguard/targeting"
@@ -38,6 +39,8 @@ import (
 //	GET  /v1/override-rates           .        x          x            x        x     .
 //	GET  /v1/audit/trail/:number      x        x          x            x        x     .
 //	GET  /v1/analytics/...            .        x          x            x        x     .
+//	POST /v1/analytics/alerts/:id/    .        .          x            x        .     .
+//	     acknowledge, …/dismiss
 //	GET  /v1/rules, /v1/rules/:id     .        x          x            x        x     .
 //	POST /v1/rules, PUT /v1/rules/:id .        x          x            .        .     .
 //	POST /v1/rules/:id/submit         .        x          x            .        .     .
@@ -67,6 +70,7 @@ func (s *server) routes() []route {
 	overrideReaders := roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin)
 	analysts := roles(RoleSupervisor, RoleRiskAnalyst, RoleHQAnalyst, RoleAdmin)
 	version := query("version", "integer", "declaration version; default: the latest decided / 报关单版本")
+	alertID := pathParam("id", "alert ID / 预警编号")
 	return []route{
 		// Decisions (布控决定).
 		{post, "/v1/decisions", roles(RoleSystem, RoleAdmin), s.postDecision, op{
@@ -274,8 +278,19 @@ func (s *server) routes() []route {
 			summaryZH: "风险预警（含统计证据）",
 			params: append(scopeParams(90), query("kind", "string", "hit_rate_rise or undervaluation_rise / 预警类型"),
 				query("subject_kind", "string", "hs4_origin, enterprise or declarant / 预警对象"),
-				query("state", "string", "open, acknowledged or closed / 状态"), query("limit", "integer", "at most this many"), formatParam),
+				query("state", "string", "open, acknowledged or dismissed / 状态"), query("limit", "integer", "at most this many"), formatParam),
 			ok: http.StatusOK, out: alertsAnswer{}, errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{post, "/v1/analytics/alerts/:id/acknowledge", roles(RoleRiskAnalyst, RoleHQAnalyst), s.reviewAlert(analytics.ReviewAcknowledge), op{
+			id: "acknowledgeAlert", tag: "analytics", summary: "Acknowledge an open early warning, with a comment (audited)",
+			summaryZH: "确认风险预警（须填写处理意见，留痕）", params: []param{alertID}, body: alertReviewRequest{},
+			desc: "The review (who, when, comment) is appended to the audit chain (alert.acknowledge, subject alert:<id>) and " +
+				"stored; the alert is answered in its new state. 409 when the alert is not open.",
+			ok: http.StatusOK, out: analytics.Alert{}, errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
+		{post, "/v1/analytics/alerts/:id/dismiss", roles(RoleRiskAnalyst, RoleHQAnalyst), s.reviewAlert(analytics.ReviewDismiss), op{
+			id: "dismissAlert", tag: "analytics", summary: "Dismiss an open or acknowledged early warning as no risk, with the reason (audited)",
+			summaryZH: "排除风险预警（须说明理由，留痕）", params: []param{alertID}, body: alertReviewRequest{},
+			desc: "Audited as alert.dismiss (subject alert:<id>). 409 when the alert is already dismissed.",
+			ok:   http.StatusOK, out: analytics.Alert{}, errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}},
 		{get, "/v1/analytics/forecast", analysts, s.analyticsForecast, op{
 			id: "analyticsForecast", tag: "analytics", summary: "Expected declarations and inspections per day, with prediction intervals, for staffing",
 			summaryZH: "查验能力预测（未来每日报关单与查验量）",

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,6 +29,15 @@ type GradeReader interface {
 // AlertReader reads stored early-warning alerts (风险预警). *analytics.Store implements it.
 type AlertReader interface {
 	Alerts(ctx context.Context, f analytics.AlertFilter) ([]analytics.Alert, error)
+}
+
+// AlertReviewer records analysts' reviews of alerts (acknowledge, dismiss) and has them audited.
+// *analytics.Store implements it.
+type AlertReviewer interface {
+	// ReviewAlert appends the review to audit, stores it and returns the alert as it now stands.
+	// Errors: analytics.ErrInvalid, ErrNotFound, ErrState (the alert's state forbids the action),
+	// ErrUnavailable, and the auditor's error.
+	ReviewAlert(ctx context.Context, a analytics.AlertAction, audit analytics.Auditor) (analytics.Alert, error)
 }
 
 // Forecaster predicts declarations and inspections per day for staffing. *analytics.Store
@@ -56,6 +66,12 @@ type gradesAnswer struct {
 type alertsAnswer struct {
 	scopeEcho
 	Alerts []analytics.Alert `json:"alerts"`
+}
+
+// alertReviewRequest is the body of POST /v1/analytics/alerts/:id/acknowledge and …/dismiss.
+type alertReviewRequest struct {
+	// Comment is required: what will be done about the alert, or why it is no risk.
+	Comment string `json:"comment"`
 }
 
 // forecastAnswer is the body of GET /v1/analytics/forecast.
@@ -180,6 +196,46 @@ func (s *server) analyticsAlerts(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, alertsAnswer{scopeEcho: sc.echo(), Alerts: as})
+}
+
+// reviewAlert answers POST /v1/analytics/alerts/:id/acknowledge (action analytics.ReviewAcknowledge)
+// and …/dismiss (ReviewDismiss): the caller's review with its comment is audited and stored, and
+// the alert is returned in its new state with the review (who, when, why).
+func (s *server) reviewAlert(action string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req alertReviewRequest
+		if err := s.bindJSON(c, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+		comment := strings.TrimSpace(req.Comment)
+		var problem *ingest.FieldError
+		switch {
+		case comment == "":
+			problem = &ingest.FieldError{Path: "comment", Code: "required",
+				EN: "a comment is required: what will be done, or why this is no risk", ZH: "请填写处理意见：后续措施或排除理由"}
+		case utf8.RuneCountInString(comment) > analytics.MaxReviewComment:
+			problem = &ingest.FieldError{Path: "comment", Code: "range",
+				EN: "at most " + strconv.Itoa(analytics.MaxReviewComment) + " characters", ZH: "不能超过 " + strconv.Itoa(analytics.MaxReviewComment) + " 个字符"}
+		}
+		if problem != nil {
+			s.fail(c, &ingest.ValidationError{Kind: "alert_review", Fields: []ingest.FieldError{*problem}})
+			return
+		}
+		r, ok := capability[AlertReviewer](s)
+		if !ok || s.deps.Audit == nil { // an unaudited review is not one
+			s.fail(c, errNotConfigured)
+			return
+		}
+		p, _ := principalOf(c)
+		a, err := r.ReviewAlert(c.Request.Context(), analytics.AlertAction{AlertID: c.Param("id"), Action: action,
+			Actor: p.Name, Comment: comment}, s.deps.Audit)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, a)
+	}
 }
 
 // analyticsForecast answers GET /v1/analytics/forecast: expected declarations and inspections

@@ -3,12 +3,16 @@ package web
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/portguard/portguard/analytics"
+	"github.com/portguard/portguard/clearance"
 	"github.com/portguard/portguard/targeting"
 )
 
@@ -67,5 +71,95 @@ func TestForecastFromHistory(t *testing.T) {
 	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(w.Body.String(), "\ufeff"))).ReadAll()
 	if w.Code != 200 || err != nil || len(recs) != 8 || recs[0][0] != "day" {
 		t.Errorf("csv: %d %q %v", w.Code, recs, err)
+	}
+}
+
+// TestAlertReviewThroughTheAPI: an HQ analyst acknowledges an early warning with a comment and a
+// risk analyst dismisses it; both land on the audit chain with who and why, the alert list
+// separates open from reviewed alerts, and the wrong role, a missing comment, an unknown alert
+// and a second acknowledgement are refused with precise answers.
+func TestAlertReviewThroughTheAPI(t *testing.T) {
+	r := newRig(t, testConfig())
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	mk := func(id string) analytics.Alert {
+		return analytics.Alert{ID: id, Schema: analytics.SchemaAlertV1, Kind: analytics.AlertHitRate, SubjectKind: analytics.SubjectEnterprise,
+			Subject: "3122260001", Port: rigPort, DetectedAt: now, WindowFrom: now.AddDate(0, 0, -14), WindowTo: now, Observed: 0.4,
+			Expected: 0.05, PValue: 1e-6, QValue: 1e-4, State: analytics.AlertOpen,
+			Evidence: analytics.Evidence{RecentN: 20, RecentK: 8, ZH: "查获率上升", EN: "hit rate rose"}}
+	}
+	if err := r.store.SaveAlerts(ctx, []analytics.Alert{mk("A-rev"), mk("A-other")}); err != nil {
+		t.Fatal(err)
+	}
+	hq := loginAs(t, r.handler, "hq", "password-hq")
+	const comment = "已下发布控指令，重点查验该企业"
+
+	for _, u := range []struct{ user, pw string }{{rigOfficer, rigPassword}, {"supervisor", "password-supervisor"}} {
+		c := loginAs(t, r.handler, u.user, u.pw)
+		if code, b := c.post(t, "/v1/analytics/alerts/A-rev/acknowledge", alertReviewRequest{Comment: "x"}); code != http.StatusForbidden {
+			t.Errorf("%s acknowledging: %d %s", u.user, code, b)
+		}
+	}
+	code, b := hq.post(t, "/v1/analytics/alerts/A-rev/acknowledge", alertReviewRequest{Comment: "   "})
+	if e := decode[errorBody](t, b).Error; code != http.StatusUnprocessableEntity || len(e.Fields) != 1 || e.Fields[0].Path != "comment" ||
+		e.Fields[0].ZH == "" || e.Fields[0].EN == "" {
+		t.Errorf("a blank comment: %d %s", code, b)
+	}
+	if code, b := hq.post(t, "/v1/analytics/alerts/A-nope/acknowledge", alertReviewRequest{Comment: comment}); code != http.StatusNotFound {
+		t.Errorf("an unknown alert: %d %s", code, b)
+	}
+
+	code, b = hq.post(t, "/v1/analytics/alerts/A-rev/acknowledge", alertReviewRequest{Comment: comment})
+	a := decode[analytics.Alert](t, b)
+	if code != http.StatusOK || a.State != analytics.AlertAcknowledged || a.Review == nil || a.Review.By != "hq" ||
+		a.Review.Comment != comment || time.Since(a.Review.At) > time.Minute {
+		t.Fatalf("acknowledge: %d %s", code, b)
+	}
+	if code, b := hq.post(t, "/v1/analytics/alerts/A-rev/acknowledge", alertReviewRequest{Comment: comment}); code != http.StatusConflict {
+		t.Errorf("acknowledging twice: %d %s", code, b)
+	}
+	list := func(state string) []string {
+		t.Helper()
+		code, b := hq.get(t, "/v1/analytics/alerts?state="+state)
+		if code != http.StatusOK {
+			t.Fatalf("alerts?state=%s: %d %s", state, code, b)
+		}
+		var ids []string
+		for _, x := range decode[alertsAnswer](t, b).Alerts {
+			ids = append(ids, x.ID+"="+x.State)
+		}
+		return ids
+	}
+	if got := list("open"); !slices.Equal(got, []string{"A-other=open"}) {
+		t.Errorf("open alerts: %v", got)
+	}
+	if got := list("acknowledged"); !slices.Equal(got, []string{"A-rev=acknowledged"}) {
+		t.Errorf("acknowledged alerts: %v", got)
+	}
+	if code, b := hq.get(t, "/v1/analytics/alerts?state=closed"); code != http.StatusBadRequest && code != http.StatusUnprocessableEntity {
+		t.Errorf("an unknown state: %d %s", code, b)
+	}
+
+	analyst := loginAs(t, r.handler, "analyst1", "password-analyst1")
+	if code, b := analyst.post(t, "/v1/analytics/alerts/A-rev/dismiss", alertReviewRequest{Comment: "企业已说明：季节性到货"}); code != http.StatusOK {
+		t.Fatalf("dismiss: %d %s", code, b)
+	}
+	if got := list("dismissed"); !slices.Equal(got, []string{"A-rev=dismissed"}) {
+		t.Errorf("dismissed alerts: %v", got)
+	}
+
+	code, b = hq.get(t, "/v1/audit/trail/alert:A-rev")
+	recs := decode[[]clearance.AuditRecord](t, b)
+	if code != http.StatusOK || len(recs) != 2 {
+		t.Fatalf("audit trail of the alert: %d %s", code, b)
+	}
+	for i, want := range []struct{ actor, action, comment string }{{"hq", "alert.acknowledge", comment}, {"analyst1", "alert.dismiss", "企业已说明：季节性到货"}} {
+		var d struct{ From, To, Comment string }
+		if err := json.Unmarshal([]byte(recs[i].Detail), &d); err != nil {
+			t.Fatal(err)
+		}
+		if recs[i].Actor != want.actor || recs[i].Action != want.action || d.Comment != want.comment || recs[i].Hash == "" {
+			t.Errorf("audit record %d = %+v, want %s by %s with %q", i, recs[i], want.action, want.actor, want.comment)
+		}
 	}
 }
