@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,8 +34,9 @@ type Outbox struct {
 }
 
 type outboxReq struct {
-	msgs []Message
-	err  chan error
+	framed []byte // journal lines, encoded by the caller
+	n      int
+	err    chan error
 }
 
 // outboxRecord is one spooled message.
@@ -66,12 +68,18 @@ func OpenOutbox(dir string, pub Publisher, log *slog.Logger) (*Outbox, error) {
 }
 
 // Publish returns once msgs are durable in the local journal; Run sends them to Kafka. It fails
-// only if the local disk does, or ctx ends first.
+// only if a value cannot be encoded, the local disk fails, or ctx ends first.
 func (o *Outbox) Publish(ctx context.Context, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	r := outboxReq{msgs: msgs, err: make(chan error, 1)}
+	// Encode here, in the caller's goroutine: concurrent publishers encode in parallel and the
+	// commit loop, which every publisher waits for, only writes and fsyncs.
+	framed, err := frameOutbox(nil, msgs)
+	if err != nil {
+		return err
+	}
+	r := outboxReq{framed: framed, n: len(msgs), err: make(chan error, 1)}
 	select {
 	case o.reqs <- r:
 	case <-o.stop:
@@ -89,10 +97,54 @@ func (o *Outbox) Publish(ctx context.Context, msgs ...Message) error {
 	}
 }
 
-// commitLoop gathers every request waiting and commits them with one Append (one fsync).
+// frameOutbox appends the journal lines of msgs to dst.
+func frameOutbox(dst []byte, msgs []Message) ([]byte, error) {
+	var rec []byte
+	for _, m := range msgs {
+		var v []byte
+		switch x := m.Value.(type) {
+		case []byte:
+			v = x
+		case json.RawMessage:
+			v = x
+		default:
+			b, err := json.Marshal(x)
+			if err != nil {
+				return nil, fmt.Errorf("ingest: outbox: encode message for %s: %w", m.Topic, err)
+			}
+			v = b
+		}
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("ingest: outbox: message for %s is not JSON", m.Topic)
+		}
+		rec = append(rec[:0], `{"t":`...)
+		rec = appendJSONString(rec, m.Topic)
+		rec = append(rec, `,"k":`...)
+		rec = appendJSONString(rec, m.Key)
+		rec = append(rec, `,"v":`...)
+		rec = appendCompact(rec, v)
+		rec = append(rec, '}')
+		dst = appendFrame(dst, outboxKind, rec)
+	}
+	return dst, nil
+}
+
+// appendCompact appends valid JSON v without insignificant whitespace, so that the record stays
+// on one journal line; json.Marshal's output (the usual case) is copied as it is.
+func appendCompact(dst, v []byte) []byte {
+	if bytes.IndexAny(v, " \t\r\n") < 0 {
+		return append(dst, v...)
+	}
+	b := bytes.NewBuffer(dst)
+	_ = json.Compact(b, v) // v is valid JSON
+	return b.Bytes()
+}
+
+// commitLoop gathers every request waiting and commits them with one write and one fsync.
 func (o *Outbox) commitLoop() {
 	defer close(o.done)
 	var batch []outboxReq
+	var buf []byte
 	for {
 		select {
 		case r := <-o.reqs:
@@ -109,30 +161,18 @@ func (o *Outbox) commitLoop() {
 				break gather
 			}
 		}
-		var recs []any
-		var err error
+		buf = buf[:0]
+		n := 0
 		for _, r := range batch {
-			for _, m := range r.msgs {
-				var v []byte
-				switch x := m.Value.(type) {
-				case []byte:
-					v = x
-				case json.RawMessage:
-					v = x
-				default:
-					v, err = json.Marshal(x)
-				}
-				if err != nil {
-					break
-				}
-				recs = append(recs, outboxRecord{Topic: m.Topic, Key: m.Key, Value: v})
-			}
+			buf = append(buf, r.framed...)
+			n += r.n
 		}
-		if err == nil {
-			err = o.spool.Append(context.Background(), outboxKind, recs...)
-		}
+		err := o.spool.appendFramed(buf, n, outboxKind)
 		for _, r := range batch {
 			r.err <- err
+		}
+		if cap(buf) > 4<<20 {
+			buf = nil // don't pin a burst's buffer
 		}
 		select {
 		case o.kick <- struct{}{}:

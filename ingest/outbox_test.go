@@ -103,3 +103,59 @@ func TestOutboxKeepsMessagesWhileKafkaIsDown(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// Values reach Kafka as the same JSON whatever form the caller gave them in, keys with quotes and
+// non-ASCII text survive the journal, and a value that is not JSON is refused before anything is
+// journaled.
+func TestOutboxEncodesEveryValueFormFaithfully(t *testing.T) {
+	b := kafkatest.Start(t, 1)
+	p := ingest.NewProducer([]string{b.Addr})
+	defer p.Close()
+	o, err := ingest.OpenOutbox(t.TempDir(), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ctx := context.Background()
+	if err := o.Publish(ctx, ingest.Message{Topic: b.Topics.Decisions, Key: "bad", Value: []byte(`{"n":`)}); err == nil {
+		t.Fatal("a value that is not JSON was accepted")
+	}
+	want := map[string]string{
+		`a"b\c`:  `{"n":1,"s":"line\nbreak"}`,
+		"进口商-01": `{"n":2,"zh":"查验"}`,
+		"pretty": `{"n":3,"list":[1,2]}`,
+	}
+	msgs := []ingest.Message{
+		{Topic: b.Topics.Decisions, Key: `a"b\c`, Value: map[string]any{"n": 1, "s": "line\nbreak"}},
+		{Topic: b.Topics.Decisions, Key: "进口商-01", Value: json.RawMessage(`{"n":2,"zh":"查验"}`)},
+		{Topic: b.Topics.Decisions, Key: "pretty", Value: []byte("{\n  \"n\": 3,\n  \"list\": [ 1, 2 ]\n}\n")},
+	}
+	if err := o.Publish(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Pending(); got != 3 {
+		t.Fatalf("pending %d, want 3 (the refused value must not be journaled)", got)
+	}
+	if err := o.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := b.Consume(t, b.Topics.Decisions, 3, 20*time.Second)
+	if len(got) != 3 {
+		t.Fatalf("%d messages forwarded, want 3", len(got))
+	}
+	for _, m := range got {
+		w, ok := want[string(m.Key)]
+		if !ok {
+			t.Errorf("unexpected key %q", m.Key)
+			continue
+		}
+		var a, e any
+		if err := json.Unmarshal(m.Value, &a); err != nil {
+			t.Fatalf("key %q: forwarded value %q is not JSON: %v", m.Key, m.Value, err)
+		}
+		_ = json.Unmarshal([]byte(w), &e)
+		if fmt.Sprint(a) != fmt.Sprint(e) {
+			t.Errorf("key %q: forwarded %s, want %s", m.Key, m.Value, w)
+		}
+	}
+}

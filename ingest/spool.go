@@ -88,13 +88,13 @@ func (s *Spool) Depth() int64 {
 // Append writes records (each JSON-encoded; a []byte or json.RawMessage must be JSON already) of
 // one kind and fsyncs before returning: when it returns nil, the records survive a crash.
 func (s *Spool) Append(ctx context.Context, kind string, records ...any) error {
-	if kind == "" || strings.ContainsAny(kind, " \n") {
-		return errors.New("ingest: spool: kind must be a non-empty word")
+	if err := checkKind(kind); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
+	var buf []byte
 	for _, r := range records {
 		var raw []byte
 		switch v := r.(type) {
@@ -113,11 +113,37 @@ func (s *Spool) Append(ctx context.Context, kind string, records ...any) error {
 		if err := json.Compact(&compact, raw); err != nil {
 			return fmt.Errorf("ingest: spool: %s record is not JSON: %w", kind, err)
 		}
-		h := crc32.New(castagnoli)
-		h.Write([]byte(kind))
-		h.Write(compact.Bytes())
-		fmt.Fprintf(&buf, "%08x %s %s\n", h.Sum32(), kind, compact.Bytes())
+		buf = appendFrame(buf, kind, compact.Bytes())
 	}
+	return s.appendFramed(buf, len(records), kind)
+}
+
+func checkKind(kind string) error {
+	if kind == "" || strings.ContainsAny(kind, " \n") {
+		return errors.New("ingest: spool: kind must be a non-empty word")
+	}
+	return nil
+}
+
+// appendFrame appends one journal line for a compact, single-line JSON record: the framing is
+// done by callers, outside the lock, so that concurrent appenders encode in parallel and only the
+// write and the fsync are serialized.
+func appendFrame(dst []byte, kind string, compact []byte) []byte {
+	h := crc32.Update(0, castagnoli, []byte(kind))
+	h = crc32.Update(h, castagnoli, compact)
+	const hexDigits = "0123456789abcdef"
+	for shift := 28; shift >= 0; shift -= 4 {
+		dst = append(dst, hexDigits[(h>>uint(shift))&0xf])
+	}
+	dst = append(dst, ' ')
+	dst = append(dst, kind...)
+	dst = append(dst, ' ')
+	dst = append(dst, compact...)
+	return append(dst, '\n')
+}
+
+// appendFramed writes n already framed records and fsyncs them.
+func (s *Spool) appendFramed(buf []byte, n int, kind string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -139,17 +165,17 @@ func (s *Spool) Append(ctx context.Context, kind string, records ...any) error {
 		}
 		s.cur, s.curSeq, s.curSize, s.nextSeq = f, seq, 0, seq+1
 	}
-	n, err := s.cur.Write(buf.Bytes())
-	s.curSize += int64(n)
+	w, err := s.cur.Write(buf)
+	s.curSize += int64(w)
 	if err == nil {
 		err = s.cur.Sync()
 	}
 	if err != nil {
 		// The segment may now end in a torn line; start a fresh one for what follows.
 		s.sealLocked()
-		return fmt.Errorf("ingest: spool: append %d %s record(s): %w", len(records), kind, err)
+		return fmt.Errorf("ingest: spool: append %d %s record(s): %w", n, kind, err)
 	}
-	s.depth += int64(len(records))
+	s.depth += int64(n)
 	return nil
 }
 
