@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,12 +12,14 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/portguard/portguard/analytics"
+	"github.com/portguard/portguard/ingest/kafkatest"
 )
 
 // hqDashboardShowsClickHouseNumbers: history made by the real services (three RED declarations,
 // two results, one hit with 1,500 recovered) and one stored alert are shown on the HQ
 // dashboard: key figures, honest hit rates, rule yield, grades, the alert, a grouped trend and
-// its CSV export; and the page reads in English.
+// its CSV export; a trend grouped and filtered by the enterprise grade as of each decision; the
+// alert acknowledged with a comment (and audited); and the page reads in English.
 func hqDashboardShowsClickHouseNumbers(t *testing.T, ctx context.Context) {
 	r := newRig(t, testConfig())
 	seedHistory(t, r, "222920260000099901", "222920260000099902", "222920260000099903")
@@ -72,7 +76,81 @@ func hqDashboardShowsClickHouseNumbers(t *testing.T, ctx context.Context) {
 		t.Errorf("CSV = %q", csvText)
 	}
 
+	// Group by the importer's grade as of each decision: the three declarations were decided
+	// before it had a grade; a fourth, decided after grading, counts under its grade.
+	changes, err := r.store.RecomputeGrades(context.Background(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(changes, func(c analytics.GradeChange) bool { return c.Enterprise == "3122260001" })
+	if i < 0 {
+		t.Fatalf("grade changes %+v lack the importer", changes)
+	}
+	grade := changes[i].To
+	if res := r.decide(t, goldenDeclaration(t, "222920260000099904")); res.code != http.StatusCreated {
+		t.Fatalf("decide: %d %s", res.code, res.body)
+	}
+	hq := loginAs(t, r.handler, "hq", "password-hq")
+	kafkatest.WaitFor(t, 30*time.Second, "ClickHouse never counted the graded declaration", func() bool {
+		_, b := hq.get(t, "/v1/analytics/trend?group_by=enterprise_grade")
+		return slices.ContainsFunc(decode[trendAnswer](t, b).Rows, func(r analytics.TrendRow) bool { return r.Group[0] == grade })
+	})
+	gradeZH := map[string]string{"green": "绿（低风险）", "yellow": "黄", "red": "红", "black": "黑（高风险）"}[grade]
+	step(t, ctx, "group by enterprise grade", choose("#an-group", "enterprise_grade"))
+	step(t, ctx, "query", chromedp.Click(chromedp.CSS("#an-submit")))
+	gradeCell := `td[data-group="enterprise_grade"][data-value="` + grade + `"]`
+	step(t, ctx, "see the graded and the ungraded rows", settled("view-analytics",
+		`[...document.querySelectorAll('`+gradeCell+`')].some(td => td.textContent === '`+gradeZH+`') && `+
+			`[...document.querySelectorAll('td[data-group="enterprise_grade"][data-value=""]')].some(td => td.textContent === '未评级')`))
+	href = step(t, ctx, "read the CSV link", chromedp.AttributeValue(chromedp.CSS("#an-trend-csv"), "href"))
+	if !strings.Contains(href.Value, "group_by=enterprise_grade") {
+		t.Errorf("CSV link %q", href.Value)
+	}
+	csvText = step(t, ctx, "download the grouped CSV", chromedp.Evaluate[string](`fetch(document.querySelector('#an-trend-csv').href).then(r => r.text())`,
+		chromedp.EvalAwaitPromise))
+	if !strings.HasPrefix(csvText, "period,enterprise_grade,declarations") || !strings.Contains(csvText, ","+grade+",1,1,") || !strings.Contains(csvText, ",,3,3,") {
+		t.Errorf("CSV by grade = %q", csvText)
+	}
+	step(t, ctx, "filter by the grade", choose("#an-grade", grade))
+	step(t, ctx, "query", chromedp.Click(chromedp.CSS("#an-submit")))
+	step(t, ctx, "see only the graded declaration", settled("view-analytics",
+		`document.querySelector('#an-k-decl').textContent === '1' && document.querySelectorAll('`+gradeCell+`').length > 0`))
+	step(t, ctx, "clear the grade filter", choose("#an-grade", ""))
+	screenshot(t, ctx, "analytics-by-grade")
+
+	// An HQ analyst acknowledges the early warning with a comment: it leaves the open ones, shows
+	// who and why, and is on the audit trail.
+	alertLI := `li[data-alert-id="A-dash"]`
+	if txt := step(t, ctx, "read the alert's state", chromedp.Text(chromedp.CSS(alertLI+` [data-testid="an-alert-state-tag"]`))); txt != "待处理" {
+		t.Errorf("the new alert's state reads %q", txt)
+	}
+	step(t, ctx, "open the acknowledgement", chromedp.Click(chromedp.CSS(alertLI+` [data-testid="an-alert-acknowledge"]`)))
+	step(t, ctx, "submit without a comment", chromedp.Click(chromedp.CSS(alertLI+` [data-testid="an-alert-submit"]`)))
+	if txt := step(t, ctx, "read the refusal", chromedp.Text(chromedp.CSS(alertLI+` [data-testid="an-alert-comment-error"]`))); txt != "请填写处理意见" {
+		t.Errorf("an empty comment says %q", txt)
+	}
+	const comment = "已下发布控指令 R1，重点查验越南香蕉"
+	step(t, ctx, "type the comment", chromedp.SendKeys(chromedp.CSS(alertLI+` [data-testid="an-alert-comment"]`), comment))
+	step(t, ctx, "acknowledge", chromedp.Click(chromedp.CSS(alertLI+` [data-testid="an-alert-submit"]`)))
+	step(t, ctx, "see it acknowledged by hq with the comment", settled("view-analytics",
+		`(() => { const li = document.querySelector('`+alertLI+`'); const r = li && li.querySelector('[data-testid="an-alert-review"]');
+		  return li.dataset.state === 'acknowledged' && !!r && r.textContent.includes('hq') && r.textContent.includes('`+comment+`') &&
+		    !li.querySelector('[data-testid="an-alert-acknowledge"]'); })()`))
+	step(t, ctx, "show open warnings only", choose("#an-alert-state", "open"))
+	step(t, ctx, "see no open warning", settled("view-analytics",
+		`!document.querySelector('`+alertLI+`') && !document.querySelector('#an-alerts-empty').classList.contains('hidden')`))
+	step(t, ctx, "show acknowledged warnings", choose("#an-alert-state", "acknowledged"))
+	step(t, ctx, "see the acknowledged warning", settled("view-analytics", `!!document.querySelector('`+alertLI+`[data-state="acknowledged"]')`))
+	recs, err := r.clearance.Trail(context.Background(), "alert:A-dash")
+	if err != nil || len(recs) != 1 || recs[0].Actor != "hq" || recs[0].Action != "alert.acknowledge" || !strings.Contains(recs[0].Detail, comment) {
+		t.Errorf("audit trail of the alert: %+v, %v", recs, err)
+	}
+	screenshot(t, ctx, "analytics-alert-acknowledged")
+
 	step(t, ctx, "switch to English", chromedp.Click(chromedp.CSS("#lang-switch")))
+	if txt := step(t, ctx, "read the alert's state in English", chromedp.Text(chromedp.CSS(alertLI+` [data-testid="an-alert-state-tag"]`))); txt != "Acknowledged" {
+		t.Errorf("in English the alert's state reads %q", txt)
+	}
 	if txt := step(t, ctx, "read the hit-rate card", chromedp.Text(chromedp.CSS(`[data-testid="an-hit-card"] h2`))); txt != "Honest hit rates" {
 		t.Errorf("in English the card reads %q", txt)
 	}

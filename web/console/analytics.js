@@ -4,7 +4,7 @@
 "use strict";
 
 (function () {
-  const { st, $, t, tOr, el, pick, api, toast, show, fmtTime, fmtDate, fmtNum, fmtPct, fact } = window.PG;
+  const { st, $, t, tOr, el, pick, api, toast, show, fmtTime, fmtDate, fmtNum, fmtPct, fact, hasAny } = window.PG;
 
   const an = { dims: null, ready: false };
 
@@ -39,7 +39,7 @@
     const q = new URLSearchParams();
     q.set("from", $("an-from").value);
     q.set("to", $("an-to").value);
-    for (const [id, dim] of [["an-port", "port"], ["an-hs2", "hs2"], ["an-origin", "origin"]]) {
+    for (const [id, dim] of [["an-port", "port"], ["an-hs2", "hs2"], ["an-origin", "origin"], ["an-grade", "enterprise_grade"]]) {
       const v = $(id).value.trim();
       if (v) q.set(dim, v);
     }
@@ -58,13 +58,14 @@
     const q = scope();
     const trendQ = qs(q, { interval: $("an-interval").value, group_by: $("an-group").value });
     const forecastQ = qs(new URLSearchParams(), { port: ($("an-port").value.split(",")[0] || "").trim() });
+    const alertsQ = qs(q, { state: $("an-alert-state").value });
     const links = {
       "an-trend-csv": "/v1/analytics/trend" + trendQ + "&format=csv",
       "an-hit-csv": "/v1/analytics/hit-rates" + qs(q) + "&format=csv",
       "an-rules-csv": "/v1/analytics/rule-yield" + qs(q) + "&format=csv",
       "an-models-csv": "/v1/analytics/model-yield" + qs(q) + "&format=csv",
       "an-grades-csv": "/v1/analytics/grades?format=csv",
-      "an-alerts-csv": "/v1/analytics/alerts" + qs(q) + "&format=csv",
+      "an-alerts-csv": "/v1/analytics/alerts" + alertsQ + "&format=csv",
       "an-forecast-csv": "/v1/analytics/forecast" + forecastQ + (forecastQ === "?" ? "" : "&") + "format=csv",
     };
     for (const [id, href] of Object.entries(links)) $(id).href = href;
@@ -75,7 +76,7 @@
       api("GET", "/v1/analytics/rule-yield" + qs(q)),
       api("GET", "/v1/analytics/model-yield" + qs(q)),
       api("GET", "/v1/analytics/grades?limit=15"),
-      api("GET", "/v1/analytics/alerts" + qs(q)),
+      api("GET", "/v1/analytics/alerts" + alertsQ),
       api("GET", "/v1/analytics/forecast" + forecastQ),
     ]);
     $("an-submit").disabled = false;
@@ -145,7 +146,7 @@
     body.replaceChildren();
     for (const r of rows) {
       const tr = el("tr", { "data-testid": "an-trend-row" }, el("td", { class: "mono", text: r.period.slice(0, 10) }));
-      for (const g of r.group || []) tr.append(el("td", { text: g || "—" }));
+      (r.group || []).forEach((g, i) => tr.append(el("td", { "data-group": groups[i], "data-value": g, text: groupLabel(groups[i], g) })));
       tr.append(el("td", { class: "num", text: fmtNum(r.declarations, 0) }), el("td", { class: "num", text: fmtNum(r.inspected, 0) }),
         el("td", { class: "num", text: fmtPct(r.inspection_rate) }), el("td", { class: "num", text: fmtNum(r.results, 0) }),
         el("td", { class: "num", text: fmtNum(r.hits, 0) }), el("td", { class: "num", text: r.results ? fmtPct(r.hit_rate) : "—" }),
@@ -154,6 +155,13 @@
     }
     $("an-trend-empty").classList.toggle("hidden", rows.length > 0);
     $("an-trend-truncated").classList.toggle("hidden", !(res && res.truncated));
+  }
+
+  // groupLabel shows a group's value: grades by name (an empty grade: not graded yet at the
+  // decision), other dimensions as they are.
+  function groupLabel(dim, v) {
+    if (dim === "enterprise_grade") return t("grade." + (v || "ungraded"));
+    return v || "—";
   }
 
   function daysBetween(from, to) {
@@ -279,20 +287,70 @@
     const ul = $("an-alerts");
     ul.replaceChildren();
     const as = (res && res.alerts) || [];
+    const reviewer = hasAny("hq_analyst", "risk_analyst");
     for (const a of as) {
       const e = a.evidence || {};
-      ul.append(el("li", { class: "alert", "data-testid": "an-alert", "data-alert-id": a.id },
+      const state = a.state || "open";
+      const li = el("li", { class: "alert alert-" + state, "data-testid": "an-alert", "data-alert-id": a.id, "data-state": state },
         el("div", { class: "alert-head" },
           el("span", { class: "tag tag-red", text: t("alert." + a.kind) }),
           el("strong", { class: "mono", text: " " + a.subject + " " }),
-          el("span", { class: "muted small", text: t("alert.subject." + a.subject_kind) + (a.port ? " · " + t("col.port") + " " + a.port : "") })),
+          el("span", { class: "muted small", text: t("alert.subject." + a.subject_kind) + (a.port ? " · " + t("col.port") + " " + a.port : "") }),
+          el("span", { class: "tag alert-state", "data-testid": "an-alert-state-tag", text: t("alert.state." + state) })),
         el("div", { text: pick(e.zh, e.en) }),
         el("div", { class: "muted small", text: t("alert.observed") + " " + fmtPct(a.observed) + " (" + e.recent_k + "/" + e.recent_n + ") · " +
-          t("alert.expected") + " " + fmtPct(a.expected) + " · q = " + Number(a.q_value).toPrecision(2) + " · " + fmtDate(a.window_from) + " – " + fmtDate(a.window_to) })));
+          t("alert.expected") + " " + fmtPct(a.expected) + " · q = " + Number(a.q_value).toPrecision(2) + " · " + fmtDate(a.window_from) + " – " + fmtDate(a.window_to) }));
+      if (a.review) {
+        li.append(el("div", { class: "alert-review small", "data-testid": "an-alert-review" },
+          el("span", { text: t("alert.state." + state) + " · " + t("alert.reviewedBy") + " " + a.review.by + " · " + fmtTime(a.review.at) + "：" }),
+          el("span", { class: "alert-comment", text: a.review.comment })));
+      }
+      const actions = reviewer ? [["acknowledge", state === "open"], ["dismiss", state === "open" || state === "acknowledged"]].filter(([, ok]) => ok) : [];
+      if (actions.length) {
+        const bar = el("div", { class: "alert-actions" });
+        for (const [action] of actions) {
+          bar.append(el("button", { type: "button", class: "btn btn-small", "data-testid": "an-alert-" + action, text: t("alert." + action),
+            onclick: () => reviewForm(li, a, action) }));
+        }
+        li.append(bar);
+      }
+      ul.append(li);
     }
     $("an-alerts-empty").classList.toggle("hidden", as.length > 0);
   }
 
+  // reviewForm opens the comment form of an acknowledgement or dismissal under the alert; the
+  // comment (what will be done, or why it is no risk) is required and goes to the audit trail.
+  function reviewForm(li, a, action) {
+    const old = li.querySelector("form.alert-review-form");
+    if (old) old.remove();
+    const comment = el("textarea", { rows: 2, maxLength: 2000, "data-testid": "an-alert-comment", placeholder: t("alert.commentHint." + action) });
+    const msg = el("div", { class: "form-error hidden", role: "alert", "data-testid": "an-alert-comment-error" });
+    const submit = el("button", { type: "submit", class: "btn btn-small btn-primary", "data-testid": "an-alert-submit", text: t("alert.submit") });
+    const form = el("form", { class: "alert-review-form", "data-action": action },
+      el("label", { text: t("alert." + action) + " · " + t("alert.comment") }), comment, msg,
+      el("div", { class: "alert-actions" }, submit,
+        el("button", { type: "button", class: "btn btn-small", text: t("alert.cancel"), onclick: () => form.remove() })));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const text = comment.value.trim();
+      if (!text) { msg.textContent = t("alert.commentRequired"); msg.classList.remove("hidden"); comment.focus(); return; }
+      submit.disabled = true;
+      try {
+        await api("POST", "/v1/analytics/alerts/" + encodeURIComponent(a.id) + "/" + action, { comment: text });
+        toast(t("alert.done." + action));
+        await query();
+      } catch (e) {
+        submit.disabled = false;
+        msg.textContent = e.text ? e.text() : String(e);
+        msg.classList.remove("hidden");
+      }
+    });
+    li.append(form);
+    comment.focus();
+  }
+
+  $("an-alert-state").addEventListener("change", () => query());
   $("an-form").addEventListener("submit", (ev) => { ev.preventDefault(); query(); });
 
   window.PG.page("analytics", { view: "view-analytics", roles: ["hq_analyst", "risk_analyst", "supervisor", "admin"], load, render });
