@@ -157,6 +157,13 @@ func (s *server) parseScope(c *gin.Context, defaultDays int) (scope, error) {
 				EN: "at most 100 values of at most 64 characters", ZH: "最多 100 个值，每个不超过 64 个字符"})
 			continue
 		}
+		if d == analytics.DimEnterpriseGrade && slices.ContainsFunc(vs, func(v string) bool {
+			return !slices.Contains(gradeNames, v) && v != analytics.Ungraded
+		}) {
+			problems = append(problems, ingest.FieldError{Path: string(d), Code: "enum",
+				EN: "must be green, yellow, red, black or ungraded", ZH: "须为 green、yellow、red、black 或 ungraded（未评级）"})
+			continue
+		}
 		filters[d] = vs
 	}
 	if problems != nil {

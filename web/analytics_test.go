@@ -195,6 +195,21 @@ func TestAnalyticsThroughTheAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("the trend groups and filters by the enterprise grade at decision, and refuses a bogus grade", func(t *testing.T) {
+		code, b := hq.get(t, "/v1/analytics/trend?group_by=enterprise_grade&enterprise_grade=ungraded")
+		res := decode[trendAnswer](t, b)
+		if code != 200 || len(res.Rows) == 0 || res.GroupBy[0] != analytics.DimEnterpriseGrade || res.Rows[0].Group[0] != "" || res.Rows[0].Declarations != 3 {
+			t.Errorf("ungraded history by grade: %d %s", code, b)
+		}
+		if code, b := hq.get(t, "/v1/analytics/trend?enterprise_grade=red"); code != 200 || len(decode[trendAnswer](t, b).Rows) != 0 {
+			t.Errorf("nothing was decided for a red importer: %d %s", code, b)
+		}
+		code, b = hq.get(t, "/v1/analytics/trend?enterprise_grade=purple")
+		if e := decode[errorBody](t, b).Error; code != http.StatusUnprocessableEntity || len(e.Fields) != 1 || e.Fields[0].Path != "enterprise_grade" || e.Fields[0].ZH == "" {
+			t.Errorf("a bogus grade: %d %s", code, b)
+		}
+	})
+
 	t.Run("model yield reports the model version that decided", func(t *testing.T) {
 		code, b := hq.get(t, "/v1/analytics/model-yield")
 		ms := decode[modelYieldAnswer](t, b).Models
