@@ -41,8 +41,19 @@ func TestBenchLoadsAndTimesEveryDashboardQuery(t *testing.T) {
 	if got := db.Count(t, "inspection_results", ""); res.Results == 0 || got != uint64(res.Results) {
 		t.Fatalf("results = %d, stored %d", res.Results, got)
 	}
-	if len(res.Queries) < 11 || len(res.Jobs) != 4 || res.LoadRowsPerS <= 0 {
+	if len(res.Queries) < 13 || len(res.Jobs) != 5 || res.LoadRowsPerS <= 0 {
 		t.Fatalf("result %+v", res)
+	}
+	names := map[string]bool{}
+	for _, q := range res.Queries {
+		names[q.Name] = true
+	}
+	if !names["trend_month_by_enterprise_grade"] || !names["trend_week_by_enterprise_grade_hs2_red_black"] {
+		t.Errorf("the trends by enterprise grade are not measured: %v", names)
+	}
+	// Decisions after the grading count under grades; the ones before it are ungraded.
+	if graded := db.Count(t, "decision_facts", "enterprise_grade != ''"); graded == 0 || graded >= rows {
+		t.Errorf("%d of %d facts graded, want those decided after %s only", graded, rows, benchGradeAt(30).Format(dateLayout))
 	}
 	for _, q := range res.Queries {
 		if q.Name == "" || q.ColdMS <= 0 || q.WarmMS <= 0 {
