@@ -66,10 +66,58 @@ type controller struct {
 	corr float64
 
 	red, yellow atomic.Uint64 // thresholds, float64 bits; +Inf selects nothing
+
+	// The port's decision volume, for a daily capacity (Config.PortDailyCapacity): a count of
+	// decisions decayed in time with rate volLambda (ln 2 / VolumeHalfTime), from volFirst to
+	// volLast (unix seconds). It describes the stream, not the model, so prime keeps it.
+	volLambda         float64
+	volN              float64
+	volFirst, volLast int64
+	perDay            atomic.Uint64 // float64 bits: estimated decisions per day; 0 while unknown
 }
 
-func newController(halfLife int, halfTime time.Duration) *controller {
+// volumeMinSpan is how much traffic (seconds) the volume estimate needs before it is used.
+const volumeMinSpan = 3600
+
+// countVolume adds one decision at t (unix seconds) to the volume estimate; the caller holds mu.
+func (c *controller) countVolume(t int64) {
+	if t <= 0 || c.volLambda == 0 {
+		return
+	}
+	if c.volFirst == 0 || t < c.volFirst {
+		c.volFirst = t
+	}
+	if t > c.volLast {
+		if c.volLast != 0 {
+			c.volN *= math.Exp(-c.volLambda * float64(t-c.volLast))
+		}
+		c.volLast = t
+	}
+	c.volN++
+	c.publishVolume()
+}
+
+// publishVolume recomputes perDay; the caller holds mu. For a constant rate r over a span S
+// the decayed count is r(1-e^{-λS})/λ, so dividing by that factor keeps the estimate unbiased
+// while the span is still short against the half-time.
+func (c *controller) publishVolume() {
+	span := float64(c.volLast - c.volFirst)
+	if span < volumeMinSpan || c.volN <= 0 {
+		return
+	}
+	perSec := c.volN * c.volLambda / -math.Expm1(-c.volLambda*span)
+	c.perDay.Store(math.Float64bits(perSec * 86400))
+}
+
+// decisionsPerDay is the port's estimated decisions per day, 0 while fewer than
+// volumeMinSpan seconds of traffic have been seen.
+func (c *controller) decisionsPerDay() float64 { return math.Float64frombits(c.perDay.Load()) }
+
+func newController(halfLife int, halfTime, volumeHalfTime time.Duration) *controller {
 	c := &controller{inc: 1, grow: math.Exp(math.Ln2 / float64(halfLife))}
+	if volumeHalfTime > 0 {
+		c.volLambda = math.Ln2 / volumeHalfTime.Seconds()
+	}
 	if halfTime > 0 {
 		c.lambdaT = math.Ln2 / halfTime.Seconds()
 	}
@@ -92,6 +140,7 @@ func (c *controller) thresholds() (red, yellow float64) {
 func (c *controller) observe(score float64, t int64, otherInspected bool, target, exploreShare, randomRate, yellowShare float64) {
 	c.mu.Lock()
 	c.add(score, 1, t)
+	c.countVolume(t)
 	o := 0.0
 	if otherInspected {
 		o = 1

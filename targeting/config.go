@@ -3,6 +3,7 @@ package targeting
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/portguard/portguard/targeting/gbdt"
@@ -54,6 +55,15 @@ type Config struct {
 	// on top when they exceed it. Default 0.10. PortTargetRate overrides it per port.
 	TargetInspectRate float64
 	PortTargetRate    map[string]float64
+	// PortDailyCapacity sets, for a port, how many physical inspections (RED) its officers can
+	// do per day instead of a rate: the target rate is then that capacity over the port's
+	// declarations per day, estimated online from its recent decision stream (decayed over
+	// VolumeHalfTime). Until an hour of traffic has been seen, the port's rate setting applies.
+	// A port has a rate or a capacity, not both.
+	PortDailyCapacity map[string]float64
+	// VolumeHalfTime is the memory of the per-port volume estimate used by PortDailyCapacity.
+	// Default 7 days: long enough to average the week's rhythm, short enough to follow seasons.
+	VolumeHalfTime time.Duration
 	// ExploreShare is the share of the model's inspection budget spent on exploration rather
 	// than on the highest scores, so that the loop keeps learning about what it does not
 	// inspect. Exploration prefers consignments whose profiles are uncertain. Default 0.1.
@@ -146,6 +156,7 @@ func DefaultConfig() Config {
 		YellowShare:        0.03,
 		ControllerHalfLife: 2000,
 		ControllerHalfTime: 7 * 24 * time.Hour,
+		VolumeHalfTime:     7 * 24 * time.Hour,
 		Objective:          ObjectiveProbability,
 		SeverityWeights: map[string]float64{
 			"01": 2, "02": 2, "03": 2, "04": 2, "05": 2, "06": 2, "07": 2,
@@ -193,6 +204,17 @@ func (c Config) Validate() error {
 	rate("TargetInspectRate", c.TargetInspectRate)
 	for p, v := range c.PortTargetRate {
 		rate("PortTargetRate["+p+"]", v)
+	}
+	for p, v := range c.PortDailyCapacity {
+		if !(v >= 0) || math.IsInf(v, 1) {
+			bad("PortDailyCapacity[%s] %v is not a number of inspections per day", p, v)
+		}
+		if _, both := c.PortTargetRate[p]; both {
+			bad("port %s has both a target rate and a daily capacity; set one", p)
+		}
+	}
+	if len(c.PortDailyCapacity) > 0 && !(c.VolumeHalfTime > 0) {
+		bad("VolumeHalfTime must be positive when a daily capacity is set")
 	}
 	rate("ExploreShare", c.ExploreShare)
 	rate("YellowShare", c.YellowShare)
@@ -275,6 +297,8 @@ func (c *Config) randomRate(port, grade string) float64 {
 	return min(r, c.MaxRandomRate)
 }
 
+// targetRate is the port's configured inspection rate; with a daily capacity, see
+// Engine.targetRate.
 func (c *Config) targetRate(port string) float64 {
 	if v, ok := c.PortTargetRate[port]; ok {
 		return v

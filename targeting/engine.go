@@ -189,13 +189,13 @@ func (e *Engine) Decide(d *ingest.Declaration, now time.Time) Decision {
 	uR := sc.draw.draw(saltRandom, d.Number)
 	rate := cfg.randomRate(d.Port, grade)
 	dec.Random = uR < rate
-	target := cfg.targetRate(d.Port)
+	ctrl := e.controller(d.Port)
+	target := e.targetRate(d.Port, ctrl)
 	uncertain := me / (me + max(ec.impEvidence, 0))
 	eRate := min(target*cfg.ExploreShare*(0.5+1.5*uncertain), 1)
 	explore := sc.draw.draw(saltExplore, d.Number) < eRate
 
 	// Capacity: the model selects what scores above the port's current thresholds.
-	ctrl := e.controller(d.Port)
 	redT, yellowT := ctrl.thresholds()
 	tb := uR * (1 << 20)
 	ts := tieBreak(dec.Score, tb-math.Floor(tb))
@@ -448,12 +448,26 @@ func (e *Engine) controller(port string) *controller {
 	defer e.ctrlMu.Unlock()
 	c := e.ctrls[port]
 	if c == nil {
-		c = newController(e.cfg.ControllerHalfLife, e.cfg.ControllerHalfTime)
+		c = newController(e.cfg.ControllerHalfLife, e.cfg.ControllerHalfTime, e.cfg.VolumeHalfTime)
 		e.ctrls[strings.Clone(port)] = c
 		e.publishCtrls()
 	}
 	return c
 }
+
+// targetRate is the share of a port's declarations to inspect: its configured rate, or its
+// daily capacity over its estimated daily volume (ctrl is the port's champion controller).
+func (e *Engine) targetRate(port string, ctrl *controller) float64 {
+	if capacity, ok := e.cfg.PortDailyCapacity[port]; ok {
+		if perDay := ctrl.decisionsPerDay(); perDay > 0 {
+			return min(capacity/perDay, 1)
+		}
+	}
+	return e.cfg.targetRate(port)
+}
+
+// TargetRate is the share of port's declarations the engine now aims to inspect (RED).
+func (e *Engine) TargetRate(port string) float64 { return e.targetRate(port, e.controller(port)) }
 
 // publishCtrls refreshes the lock-free view of the controllers; the caller holds ctrlMu.
 func (e *Engine) publishCtrls() {

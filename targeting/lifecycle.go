@@ -124,10 +124,10 @@ func (e *Engine) install(c *Candidate, profiles bool) {
 	for port, pr := range c.primers {
 		ctl := e.ctrls[port]
 		if ctl == nil {
-			ctl = newController(cfg.ControllerHalfLife, cfg.ControllerHalfTime)
+			ctl = newController(cfg.ControllerHalfLife, cfg.ControllerHalfTime, cfg.VolumeHalfTime)
 			e.ctrls[port] = ctl
 		}
-		ctl.prime(pr.scores, pr.weights, pr.times, cfg.targetRate(port), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
+		ctl.prime(pr.scores, pr.weights, pr.times, e.targetRate(port, ctl), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
 	}
 	e.publishCtrls()
 	e.ctrlMu.Unlock()
@@ -163,7 +163,7 @@ func (s *shadowModel) controller(e *Engine, port string) *controller {
 	if v, ok := s.ctrls.Load(port); ok {
 		return v.(*controller)
 	}
-	c := newController(e.cfg.ControllerHalfLife, e.cfg.ControllerHalfTime)
+	c := newController(e.cfg.ControllerHalfLife, e.cfg.ControllerHalfTime, e.cfg.VolumeHalfTime)
 	s.ctrls.Store(port, c)
 	return c
 }
@@ -180,8 +180,8 @@ func (e *Engine) Shadow(c *Candidate) {
 	cfg := &e.cfg
 	sh := &shadowModel{c: c}
 	for port, pr := range c.primers {
-		ctl := newController(cfg.ControllerHalfLife, cfg.ControllerHalfTime)
-		ctl.prime(pr.scores, pr.weights, pr.times, cfg.targetRate(port), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
+		ctl := newController(cfg.ControllerHalfLife, cfg.ControllerHalfTime, cfg.VolumeHalfTime)
+		ctl.prime(pr.scores, pr.weights, pr.times, e.TargetRate(port), cfg.ExploreShare, cfg.randomRate(port, ""), cfg.YellowShare)
 		sh.ctrls.Store(port, ctl)
 	}
 	c.prof, c.norms = nil, nil
@@ -247,7 +247,7 @@ func (e *Engine) shadowDecide(sh *shadowModel, st *state, d *ingest.Declaration,
 	ctl := sh.controller(e, d.Port)
 	red, _ := ctl.thresholds()
 	cfg := &e.cfg
-	ctl.observe(ts, nowU, otherInspected && ts < red, cfg.targetRate(d.Port), cfg.ExploreShare, cfg.randomRate(d.Port, ""), cfg.YellowShare)
+	ctl.observe(ts, nowU, otherInspected && ts < red, e.TargetRate(d.Port), cfg.ExploreShare, cfg.randomRate(d.Port, ""), cfg.YellowShare)
 	return &Shadow{ModelVersion: cm.version, Score: s, Probability: p, Selected: ts >= red, ChampionSelected: championRed}
 }
 

@@ -23,34 +23,13 @@ type Scenario struct {
 	// Name is the file name without extension; Description says what the scenario proves.
 	Name        string `json:"-"`
 	Description string `json:"description"`
-	// Config overrides the engine configuration the scenario needs (see ScenarioConfig.Apply);
+	// Config overrides the engine configuration the scenario needs (see Policy.Apply);
 	// everything else is DefaultConfig, RandomKey included (the expected draws are those of
 	// DevRandomKey).
-	Config ScenarioConfig `json:"config"`
+	Config Policy `json:"config"`
 	// Rules are in place before the first step.
 	Rules []ScenarioRule `json:"rules,omitempty"`
 	Steps []Step         `json:"steps"`
-}
-
-// ScenarioConfig are the engine settings a scenario fixes; nil fields keep the defaults.
-type ScenarioConfig struct {
-	RandomRate        *float64 `json:"random_rate,omitempty"`
-	TargetInspectRate *float64 `json:"target_inspect_rate,omitempty"`
-	ExploreShare      *float64 `json:"explore_share,omitempty"`
-	YellowShare       *float64 `json:"yellow_share,omitempty"`
-}
-
-// Apply sets the scenario's settings on c.
-func (sc ScenarioConfig) Apply(c *Config) {
-	set := func(dst *float64, v *float64) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&c.RandomRate, sc.RandomRate)
-	set(&c.TargetInspectRate, sc.TargetInspectRate)
-	set(&c.ExploreShare, sc.ExploreShare)
-	set(&c.YellowShare, sc.YellowShare)
 }
 
 // ScenarioRule is a rule to put in place before the steps: created by a risk analyst and

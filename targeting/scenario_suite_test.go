@@ -20,7 +20,7 @@ func TestTheScenarioSuiteHoldsInProcess(t *testing.T) {
 	}
 	for _, s := range suite {
 		t.Run(s.Name, func(t *testing.T) {
-			e := mustEngine(t, s.Config.Apply)
+			e := mustEngine(t, func(c *Config) { _ = s.Config.Apply(c) })
 			now := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 			e.book.now = func() time.Time { return now }
 			if err := prepareScenario(e, s, now); err != nil {
@@ -45,7 +45,7 @@ func TestAScenarioWithAnUnmetExpectationFails(t *testing.T) {
 			continue
 		}
 		// Without its rule in place, the rule scenario must report the rule that did not fire.
-		e := mustEngine(t, s.Config.Apply)
+		e := mustEngine(t, func(c *Config) { _ = s.Config.Apply(c) })
 		now := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 		err := RunScenario(s, func(d *ingest.Declaration) (Decision, error) { return e.Decide(d, now), nil },
 			func(o Outcome) error { e.Learn(o); return nil })

@@ -24,7 +24,7 @@ import (
 // keeps them), nor the memory of applied labels: a correction of a result applied before the
 // snapshot is added after a restore without undoing its predecessor.
 // Format 2: controllers keep their share correction and clock; 3: models keep revenue rates.
-const snapshotMagic = "PGSNAP\x00\x03"
+const snapshotMagic = "PGSNAP\x00\x04"
 
 // ErrSnapshot is wrapped by Restore for a file that is not a valid snapshot.
 var ErrSnapshot = errors.New("targeting: invalid snapshot")
@@ -128,6 +128,9 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		sw.i64(c.last)
 		sw.u64(c.red.Load())
 		sw.u64(c.yellow.Load())
+		sw.f64(c.volN)
+		sw.i64(c.volFirst)
+		sw.i64(c.volLast)
 		nz := 0
 		for b := range c.hist {
 			if c.hist[b] != 0 {
@@ -262,12 +265,14 @@ func (e *Engine) Restore(r io.Reader) error {
 	ctrls := make(map[string]*controller, nc)
 	for i := 0; i < nc && sr.err == nil; i++ {
 		port := sr.str()
-		c := newController(e.cfg.ControllerHalfLife, e.cfg.ControllerHalfTime)
+		c := newController(e.cfg.ControllerHalfLife, e.cfg.ControllerHalfTime, e.cfg.VolumeHalfTime)
 		c.count = int(sr.i64())
 		c.total, c.inc, c.grow, c.other, c.otherN = sr.f64(), sr.f64(), sr.f64(), sr.f64(), sr.f64()
 		c.corr, c.last = sr.f64(), sr.i64()
 		c.red.Store(sr.u64())
 		c.yellow.Store(sr.u64())
+		c.volN, c.volFirst, c.volLast = sr.f64(), sr.i64(), sr.i64()
+		c.publishVolume()
 		nz := sr.count(20)
 		for j := 0; j < nz && sr.err == nil; j++ {
 			b := sr.u64()
