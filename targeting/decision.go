@@ -99,7 +99,22 @@ type Decision struct {
 	// Shadow is the challenger's view while a model is in shadow (nil otherwise): recorded so
 	// that its labels can decide its promotion, never acted on.
 	Shadow *Shadow `json:"shadow,omitempty"`
+	// AwaitingManifest marks a GREEN decision made before the bill of lading's manifest was
+	// cross-checked: clearance holds the release until a revision arrives or the manifest join
+	// window passes.
+	AwaitingManifest bool `json:"awaiting_manifest,omitempty"`
+	// Revision counts re-decisions of the same declaration version (0 for the first). Every
+	// consumer keeps the highest revision of a declaration version and treats an equal or lower
+	// one as a duplicate; a revision is always decided in a later second than the decision it
+	// replaces, so stores that keep the latest decided_at keep it.
+	Revision int `json:"revision,omitempty"`
+	// RevisedFrom is the channel of the decision this revision replaces ("" when Revision is 0).
+	RevisedFrom Channel `json:"revised_from,omitempty"`
 }
+
+// Replaces reports whether d supersedes old, a decision for the same declaration version: only a
+// higher revision does; an equal or lower one is a duplicate.
+func (d *Decision) Replaces(old *Decision) bool { return d.Revision > old.Revision }
 
 // ID is the idempotency key, the same as the declaration version's.
 func (d *Decision) ID() string { return ingest.DeclarationID(d.DeclarationNo, d.Version) }

@@ -64,6 +64,11 @@ type ServiceDeps struct {
 	// PromoteMargin is how much higher the challenger's inverse-propensity-weighted precision
 	// at the target rate must be than the champion's for promotion. Default 0: any gain.
 	PromoteMargin float64
+	// ManifestWindow, when positive, holds back GREEN for a declaration that carries a bill of
+	// lading whose manifest has not been joined yet: the decision is marked AwaitingManifest
+	// (clearance holds its release), and Retarget revises it when the manifest arrives within
+	// the window. Use ingest's JoinWindow. Zero: a GREEN decision is final at once.
+	ManifestWindow time.Duration
 	// SnapshotPath, when set, is where SaveSnapshot writes the engine's learnt state and where
 	// WarmStart restores it from: a restart then replays only the history decided since the
 	// snapshot instead of the whole WarmStartWindow.
@@ -213,7 +218,9 @@ func (s *Service) Rules() *RuleBook { return s.e.book }
 
 // Decide returns the decision for one declaration version, idempotently: the same number and
 // version give the same decision (from the cache; after a restart it is decided again, and the
-// keyed draws make it the same unless the models learnt meanwhile). A new decision is published
+// keyed draws make it the same unless the models learnt meanwhile), except that a GREEN that
+// awaited its manifest is revised when the declaration comes again joined to it (see
+// Retarget). A new decision or revision is published
 // (within PublishTimeout; if Kafka is down it goes to the retry queue and is still returned) and
 // audited in the background. The error is non-nil only for an invalid declaration.
 func (s *Service) Decide(ctx context.Context, d *ingest.Declaration) (Decision, error) {
@@ -221,14 +228,19 @@ func (s *Service) Decide(ctx context.Context, d *ingest.Declaration) (Decision, 
 	if err != nil || !fresh {
 		return dec, err
 	}
+	s.publishOne(ctx, dec)
+	return dec, nil
+}
+
+// publishOne publishes a new decision within PublishTimeout, or hands it to the retry queue.
+func (s *Service) publishOne(ctx context.Context, dec Decision) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.d.PublishTimeout)
 	defer cancel()
 	if err := s.d.Publish(pctx, []Decision{dec}); err != nil {
 		s.m.publishFailed.Inc()
-		s.log.Warn("publish decision failed; queued for retry", "decision", dec.ID(), "err", err)
+		s.log.Warn("publish decision failed; queued for retry", "decision", dec.ID(), "revision", dec.Revision, "err", err)
 		s.publishQ.push(dec)
 	}
-	return dec, nil
 }
 
 // Accept is the sink of the declarations stream: it decides each declaration (idempotently) and
@@ -266,14 +278,17 @@ func (s *Service) decide(d *ingest.Declaration) (Decision, bool, error) {
 	s.mu.Lock()
 	if dec, ok := s.cache[id]; ok {
 		s.mu.Unlock()
+		// The same version again, now with its manifest: a GREEN that awaited it is revised.
+		if rev, ok := s.revise(d, dec); ok {
+			return rev, true, nil
+		}
 		return dec, false, nil
 	}
 	s.mu.Unlock()
 
 	start := time.Now()
-	dec := s.e.Decide(d, s.d.Now())
+	dec := s.decideNow(d, s.d.Now())
 	s.m.decideSeconds.Observe(time.Since(start).Seconds())
-	dec.Degraded = s.degraded.Load()
 
 	s.mu.Lock()
 	if prev, ok := s.cache[id]; ok {
@@ -281,11 +296,37 @@ func (s *Service) decide(d *ingest.Declaration) (Decision, bool, error) {
 		s.mu.Unlock()
 		return prev, false, nil
 	}
-	if old := s.ring[s.next]; old != "" {
-		delete(s.cache, old)
+	s.remember(id, d, dec)
+	s.mu.Unlock()
+
+	s.m.decided(&dec)
+	if s.d.Audit != nil {
+		s.auditQ.push(AuditEntry{Actor: "system", Action: "decision", Subject: id, Detail: auditDetail(&dec), At: dec.DecidedAt})
 	}
-	s.ring[s.next] = id
-	s.next = (s.next + 1) % len(s.ring)
+	return dec, true, nil
+}
+
+// decideNow asks the engine and marks a GREEN decision that must wait for its manifest.
+func (s *Service) decideNow(d *ingest.Declaration, now time.Time) Decision {
+	dec := s.e.Decide(d, now)
+	dec.Degraded = s.degraded.Load()
+	if s.d.ManifestWindow > 0 && dec.Channel == Green && d.BillOfLading != "" && !d.Check.Joined {
+		dec.AwaitingManifest = true
+		dec.Reasons = append(dec.Reasons[:len(dec.Reasons):len(dec.Reasons)], Reason{Code: ReasonAwaitingManifest,
+			ZH: "等待舱单核对后放行", EN: "release held until the manifest is cross-checked"})
+	}
+	return dec
+}
+
+// remember caches dec as the decision of id (s.mu held), replacing an earlier one.
+func (s *Service) remember(id string, d *ingest.Declaration, dec Decision) {
+	if _, ok := s.cache[id]; !ok {
+		if old := s.ring[s.next]; old != "" {
+			delete(s.cache, old)
+		}
+		s.ring[s.next] = id
+		s.next = (s.next + 1) % len(s.ring)
+	}
 	s.cache[id] = dec
 	if d.Version > s.latest[d.Number] {
 		s.latest[d.Number] = d.Version
@@ -298,13 +339,6 @@ func (s *Service) decide(d *ingest.Declaration) (Decision, bool, error) {
 			}
 		}
 	}
-	s.mu.Unlock()
-
-	s.m.decided(&dec)
-	if s.d.Audit != nil {
-		s.auditQ.push(AuditEntry{Actor: "system", Action: "decision", Subject: id, Detail: auditDetail(&dec), At: dec.DecidedAt})
-	}
-	return dec, true, nil
 }
 
 // decisionAudit is what the audit chain keeps of a decision: enough to verify it later (the
@@ -320,12 +354,14 @@ type decisionAudit struct {
 	ModelVersion string    `json:"model_version"`
 	Rules        []RuleHit `json:"rules,omitempty"`
 	Degraded     bool      `json:"degraded,omitempty"`
+	// AwaitingManifest: GREEN held until the manifest is cross-checked.
+	AwaitingManifest bool `json:"awaiting_manifest,omitempty"`
 }
 
 func auditDetail(d *Decision) decisionAudit {
 	return decisionAudit{Channel: d.Channel, Action: d.Action, Selection: d.Selection, Score: d.Score,
 		Probability: d.Probability, Random: d.Random, Propensity: d.Propensity, ModelVersion: d.ModelVersion,
-		Rules: d.RulesFired, Degraded: d.Degraded}
+		Rules: d.RulesFired, Degraded: d.Degraded, AwaitingManifest: d.AwaitingManifest}
 }
 
 // Decision returns a remembered decision; version 0 means the latest version known.
