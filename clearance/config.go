@@ -114,6 +114,10 @@ type Config struct {
 	Retention time.Duration `json:"retention" yaml:"retention"`
 	// CheckEvery is how often Run looks for overdue tasks and retries pending assignments.
 	CheckEvery time.Duration `json:"check_every" yaml:"check_every"`
+	// ManifestWindow is how long a GREEN decision that awaits its manifest (awaiting_manifest)
+	// is held before it is released anyway; use ingest's join window. Zero releases GREEN at
+	// once, as if nothing were awaited.
+	ManifestWindow time.Duration `json:"manifest_window" yaml:"manifest_window"`
 }
 
 // DefaultConfig returns the defaults: 4 h for RED and 8 h for YELLOW tasks, quarantine and food
@@ -202,6 +206,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retention <= 0 || c.CheckEvery <= 0 {
 		errs = append(errs, errors.New("retention and check_every must be positive"))
+	}
+	if c.ManifestWindow < 0 {
+		errs = append(errs, errors.New("manifest_window must not be negative"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("clearance: config: %w", errors.Join(errs...))

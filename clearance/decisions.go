@@ -50,7 +50,13 @@ type assignment struct {
 // (once per decision ID), drawn to an officer at once when one is eligible; a GREEN decision gets
 // its release receipt on the releases topic (once per declaration version). A decision for a
 // newer version of a declaration cancels the open tasks of older versions; decisions for older
-// versions than one already seen, or for withdrawn declarations, are ignored. Malformed decisions
+// versions than one already seen, or for withdrawn declarations, are ignored.
+//
+// A GREEN decision that awaits its manifest (AwaitingManifest, with Config.ManifestWindow set) is
+// held instead of released: its revision (a higher Revision of the same version, made when the
+// manifest arrived) becomes a task when RED or YELLOW and a release when GREEN; without one,
+// Run releases it GREEN when the window has passed. A decision whose Revision is not higher than
+// the one acted on is a duplicate, and a revision of a released consignment is ignored. Malformed decisions
 // are logged, counted and skipped. It returns an error only when a durable effect failed; calling
 // it again with the same decisions is then safe.
 func (s *Service) HandleDecisions(ctx context.Context, ds []targeting.Decision) error {
@@ -71,7 +77,14 @@ func (s *Service) HandleDecisions(ctx context.Context, ds []targeting.Decision) 
 		released = map[string]bool{}
 		created  = map[string]bool{}
 		loads    = s.loads()
+		holds    = map[string]*Hold{} // holds begun (non-nil) or ended (nil) by this batch, by number
 	)
+	holdOf := func(no string) *Hold {
+		if h, ok := holds[no]; ok {
+			return h
+		}
+		return s.holds[no]
+	}
 	for i := range ds {
 		d := ds[i]
 		if why := checkDecision(&d); why != "" {
@@ -104,15 +117,58 @@ func (s *Service) HandleDecisions(ctx context.Context, ds []targeting.Decision) 
 				recs = append(recs, s.rec("system", AuditTaskCancel, c.ID, map[string]string{"reason": c.Reason}))
 			}
 		}
+		h := holdOf(no)
+		if h != nil && h.DeclVersion < d.Version {
+			recs = append(recs, s.rec("system", AuditHoldEnd, h.ID(), holdEnd{Outcome: holdSuperseded,
+				Reason: fmt.Sprintf("superseded by version %d", d.Version)}))
+			holds[no], h = nil, nil
+		}
+		held := h != nil && h.DeclVersion == d.Version
 		if !d.Inspected() {
 			if released[id] || s.released.has(id) {
+				if d.Revision > 0 {
+					// The window passed first: a released consignment is never re-targeted.
+					s.met.decisions.WithLabelValues("revision_after_release").Inc()
+					s.log.Info("revision of a released consignment ignored", "decision", id, "revision", d.Revision)
+				} else {
+					s.met.decisions.WithLabelValues("duplicate").Inc()
+				}
+				continue
+			}
+			if _, ok := overlay[id]; ok || s.tasks[id] != nil || s.holdEnded.has(id) && d.Revision == 0 {
+				// An earlier decision of this version than the revision that made its task or
+				// ended its hold.
 				s.met.decisions.WithLabelValues("duplicate").Inc()
 				continue
+			}
+			if d.AwaitingManifest && d.Revision == 0 && s.cfg.ManifestWindow > 0 {
+				if held {
+					s.met.decisions.WithLabelValues("duplicate").Inc()
+					continue
+				}
+				at := d.DecidedAt
+				if at.IsZero() || at.After(now) {
+					at = now
+				}
+				if until := at.Add(s.cfg.ManifestWindow); until.After(now) {
+					holds[no] = &Hold{DeclarationNo: no, DeclVersion: d.Version, Port: d.Port, HeldAt: now, Until: until}
+					recs = append(recs, s.rec("system", AuditHold, id, holdDetail{Port: d.Port, Until: until,
+						Reason: "GREEN; release held until the manifest is cross-checked"}))
+					s.met.decisions.WithLabelValues("held").Inc()
+					continue
+				}
+				// The window passed while the decision was on its way (a lagging consumer):
+				// nothing can revise it any more, so it is released as it stands.
 			}
 			released[id] = true
 			rel := s.release(d.DeclarationNo, d.Version, d.Port, d.Channel, DispRelease, "system", now)
 			msgs = append(msgs, s.releaseMsg(rel))
 			relIDs = append(relIDs, id)
+			if held {
+				holds[no] = nil
+				relRecs = append(relRecs, s.rec("system", AuditHoldEnd, id, holdEnd{Outcome: holdReleased,
+					Reason: fmt.Sprintf("revision %d after the manifest cross-check: %s", d.Revision, d.Channel)}))
+			}
 			relRecs = append(relRecs, s.rec("system", AuditRelease, id, rel))
 			s.met.decisions.WithLabelValues("release").Inc()
 			continue
@@ -120,6 +176,17 @@ func (s *Service) HandleDecisions(ctx context.Context, ds []targeting.Decision) 
 		if _, ok := overlay[id]; ok || s.tasks[id] != nil {
 			s.met.decisions.WithLabelValues("duplicate").Inc()
 			continue
+		}
+		if released[id] || s.released.has(id) {
+			// A revision to RED or YELLOW that lost the race with the window: the goods are gone.
+			s.met.decisions.WithLabelValues("revision_after_release").Inc()
+			s.log.Warn("revision to an inspection channel after release ignored", "decision", id, "channel", d.Channel, "revision", d.Revision)
+			continue
+		}
+		if held {
+			holds[no] = nil
+			recs = append(recs, s.rec("system", AuditHoldEnd, id, holdEnd{Outcome: holdTask,
+				Reason: fmt.Sprintf("revision %d after the manifest cross-check: %s → %s", d.Revision, d.RevisedFrom, d.Channel)}))
 		}
 		t := s.newTask(&d, now)
 		recs = append(recs, s.rec("system", AuditTaskCreate, id, taskCreated{Port: t.Port, Channel: t.Channel,
@@ -180,6 +247,17 @@ func (s *Service) HandleDecisions(ctx context.Context, ds []targeting.Decision) 
 			s.latest.put(no, v, now)
 		}
 	}
+	for no, h := range holds {
+		if h == nil {
+			if old := s.holds[no]; old != nil {
+				s.holdEnded.put(old.ID(), 1, now)
+			}
+			delete(s.holds, no)
+		} else {
+			s.holds[no] = h
+		}
+	}
+	s.met.holds.Set(float64(len(s.holds)))
 	s.mu.Unlock()
 	return s.audit(ctx, recs...)
 }
@@ -311,6 +389,9 @@ func (s *Service) Withdraw(ctx context.Context, number, reason string) error {
 	}
 	changed := make([]Task, len(open))
 	recs := []AuditRecord{s.rec("system", AuditWithdrawal, number, map[string]any{"reason": reason, "open_tasks": len(open)})}
+	if h := s.holds[number]; h != nil {
+		recs = append(recs, s.rec("system", AuditHoldEnd, h.ID(), holdEnd{Outcome: holdWithdrawn, Reason: "withdrawn: " + reason}))
+	}
 	for i, t := range open {
 		changed[i] = *s.cancelled(t, "withdrawn: "+reason, now)
 		recs = append(recs, s.rec("system", AuditTaskCancel, t.ID, map[string]string{"reason": changed[i].Reason}))
@@ -325,6 +406,8 @@ func (s *Service) Withdraw(ctx context.Context, number, reason string) error {
 		s.putTask(&changed[i])
 	}
 	s.withdrawn.put(number, 1, now)
+	delete(s.holds, number)
+	s.met.holds.Set(float64(len(s.holds)))
 	s.mu.Unlock()
 	return s.audit(ctx, recs...)
 }

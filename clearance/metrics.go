@@ -20,13 +20,14 @@ type metrics struct {
 	malformed    *prometheus.CounterVec // by topic
 	auditRecords prometheus.Counter
 	auditErrors  prometheus.Counter
+	holds        prometheus.Gauge // releases held for a manifest
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	const ns, sub = "portguard", "clearance"
 	m := &metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "decisions_total",
-			Help: "Decisions received, by what became of them (task, release, duplicate, stale, withdrawn, invalid)."}, []string{"result"}),
+			Help: "Decisions received, by what became of them (task, release, held, hold_expired, duplicate, stale, withdrawn, invalid, revision_after_release)."}, []string{"result"}),
 		tasksCreated: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "tasks_created_total",
 			Help: "Inspection tasks created, by channel."}, []string{"channel"}),
 		tasksByState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "tasks",
@@ -49,10 +50,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Audit records appended to the chain."}),
 		auditErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "audit_errors_total",
 			Help: "Failed audit appends."}),
+		holds: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "release_holds",
+			Help: "GREEN releases held until the manifest is cross-checked or the join window passes."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.decisions, m.tasksCreated, m.tasksByState, m.overdue, m.overdueAlert,
-			m.assignments, m.results, m.releases, m.overrides, m.malformed, m.auditRecords, m.auditErrors} {
+			m.assignments, m.results, m.releases, m.overrides, m.malformed, m.auditRecords, m.auditErrors, m.holds} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("clearance: register metrics: %w", err)
 			}

@@ -250,7 +250,15 @@ func (s *Service) sweep() {
 func (s *Service) Run(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.CheckEvery)
 	defer tick.Stop()
+	holdTick := time.NewTicker(s.cfg.holdEvery())
+	defer holdTick.Stop()
+	releaseExpired := func() {
+		if _, err := s.ReleaseExpiredHolds(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("releasing holds past the manifest window failed; will retry", "err", err)
+		}
+	}
 	for {
+		releaseExpired()
 		if _, err := s.Overdue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("overdue check failed", "err", err)
 		}
@@ -263,10 +271,16 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		s.wmu.Unlock()
 		s.sweep()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-holdTick.C:
+				releaseExpired()
+			case <-tick.C:
+				break wait
+			}
 		}
 	}
 }

@@ -69,10 +69,12 @@ type Service struct {
 	released  *genSet             // declaration IDs that have a receipt
 	withdrawn *genSet             // withdrawn declaration numbers
 	latest    *genSet             // declaration number → highest version seen
+	holdEnded *genSet             // declaration IDs whose release hold has ended
 	alerted   map[string]bool     // overdue tasks already alerted
 	overrides map[string]*Override
 	ovOrder   []string
 	counts    rateCounts
+	holds     map[string]*Hold // declaration number → release held for its manifest
 }
 
 // NewService validates cfg and returns a service. Call Load before handling anything.
@@ -107,6 +109,7 @@ func NewService(cfg Config, deps Deps) (*Service, error) {
 		released:  newGenSet(cfg.Retention),
 		withdrawn: newGenSet(cfg.Retention),
 		latest:    newGenSet(cfg.Retention),
+		holdEnded: newGenSet(cfg.Retention),
 		overrides: map[string]*Override{},
 	}
 	s.chain = NewChain(deps.Store, deps.Now)
@@ -124,6 +127,7 @@ func (s *Service) reset() {
 	s.byNumber = map[string][]string{}
 	s.alerted = map[string]bool{}
 	s.counts = newRateCounts()
+	s.holds = map[string]*Hold{}
 }
 
 // Audit returns the audit chain, for targeting (as its targeting.Auditor) and web (logins).
@@ -162,7 +166,10 @@ func (s *Service) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("clearance: load audit trail: %w", err)
 	}
-	s.log.Info("clearance loaded", "open_tasks", len(open), "audit_records", n, "head_seq", s.chain.Head().Seq)
+	s.mu.Lock()
+	s.met.holds.Set(float64(len(s.holds)))
+	s.mu.Unlock()
+	s.log.Info("clearance loaded", "open_tasks", len(open), "audit_records", n, "held_releases", len(s.holds), "head_seq", s.chain.Head().Seq)
 	return nil
 }
 
@@ -171,6 +178,9 @@ func (s *Service) replay(r AuditRecord, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	recent := now.Sub(r.At) < s.cfg.Retention
+	if recent {
+		s.replayHold(r)
+	}
 	switch r.Action {
 	case AuditRelease:
 		if recent {
