@@ -329,12 +329,59 @@ func (in *Intake) handleDeclarations(ctx context.Context, batch []kafka.Message)
 	for _, d := range forward {
 		fwd[d] = true
 	}
+	var late []*Declaration
 	for _, d := range fresh {
 		in.acceptLocked(d, fwd[d], now)
+		if u := in.lateJoinLocked(d, fwd[d]); u != nil {
+			late = append(late, u)
+		}
 	}
 	in.mu.Unlock()
+	for i, u := range late {
+		if err := in.retarget.Retarget(ctx, u); err != nil {
+			// Forget what was not re-targeted, so that the retried batch hands it on again.
+			in.mu.Lock()
+			for _, x := range late[i:] {
+				in.seen.del(x.ID())
+			}
+			in.mu.Unlock()
+			return fmt.Errorf("ingest: retarget %s after its manifest: %w", u.ID(), err)
+		}
+		in.m.retargeted.Inc()
+	}
 	in.m.batch.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// lateJoinLocked catches the manifest that arrived while d was being decided: after the join
+// and before d was pending, so the manifest handler did not see d. It takes d off the pending
+// list and returns it with its cross-check, to be re-targeted; nil when there is nothing to do.
+// Checking here, under the same lock that made d pending, means that exactly one of this and the
+// manifest handler re-targets d.
+func (in *Intake) lateJoinLocked(d *Declaration, forwarded bool) *Declaration {
+	if in.retarget == nil || !forwarded || d.Check.Joined || d.BillOfLading == "" {
+		return nil
+	}
+	t, ok := in.manifests.get(d.BillOfLading)
+	if !ok || in.cfg.Now().Sub(t.at) > in.cfg.JoinWindow {
+		return nil
+	}
+	if p, ok := in.pending.get(d.BillOfLading); ok {
+		kept := p.v[:0:0]
+		for _, x := range p.v {
+			if x != d {
+				kept = append(kept, x)
+			}
+		}
+		if p.v = kept; len(kept) == 0 {
+			in.pending.del(d.BillOfLading)
+		} else {
+			in.pending.put(d.BillOfLading, p)
+		}
+	}
+	u := *d
+	u.Check = ComputeCrossCheck(&u, t.v)
+	return &u
 }
 
 // decoded is one message's validation result.
