@@ -24,6 +24,12 @@ const DefaultRecorderGroup = "portguard-analytics"
 // itself, so there is nothing to dead-letter it to that would help); a ClickHouse failure is
 // returned, so that the consumer retries the batch without committing. Inserts are idempotent,
 // so redelivery never duplicates a row.
+//
+// Revised decisions (targeting.Decision.Revision > 0, made when a manifest arrives after a GREEN)
+// are inserted like any decision: decisions is a ReplacingMergeTree on decided_at, and targeting
+// decides every revision in a later second than the decision it replaces, so the highest
+// revision is the row that stays, whatever order the messages arrive in, and a redelivered equal
+// or lower revision never displaces it.
 func (s *Store) Recorder(topics ingest.Topics) map[string]ingest.Handler {
 	return map[string]ingest.Handler{
 		topics.Decisions: recordHandler(s, topics.Decisions, func(d *targeting.Decision) bool {

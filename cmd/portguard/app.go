@@ -39,7 +39,15 @@ type appConfig struct {
 	// JobsEvery is how often this instance recomputes enterprise grades and looks for emerging
 	// risks; 0 turns the jobs off (run them on one instance of several).
 	JobsEvery time.Duration
+	// JoinWindow is how long a declaration and its manifest wait for each other, and so how
+	// long a GREEN release waits for a manifest still to come. 0: ingest's default (72 h), or
+	// devJoinWindow in dev mode.
+	JoinWindow time.Duration
 }
+
+// devJoinWindow keeps `portguard dev` lively: a GREEN consignment whose manifest has not come
+// is released after seconds, not days.
+const devJoinWindow = 15 * time.Second
 
 // app holds the wired roles of one portguard process.
 type app struct {
@@ -79,8 +87,20 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 		return nil, err
 	}
 
+	// One join window for all three roles: ingest joins within it, targeting marks GREEN as
+	// awaiting the manifest for it, clearance holds the release for it.
+	icfg := ingest.DefaultConfig()
+	icfg.SpoolDir = filepath.Join(cfg.DataDir, "spool")
+	switch {
+	case cfg.JoinWindow > 0:
+		icfg.JoinWindow = cfg.JoinWindow
+	case cfg.Dev:
+		icfg.JoinWindow = devJoinWindow
+	}
+
 	// clearance first: it owns the audit chain that targeting writes to.
 	ccfg := clearance.DefaultConfig()
+	ccfg.ManifestWindow = icfg.JoinWindow
 	ccfg.LabResultsTopic = cfg.Topics.LabResults
 	if cfg.Dev {
 		// The demo officers (officer1–3, matching the console's demo logins) are on duty, so
@@ -108,14 +128,12 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	a.targeting, err = targeting.NewService(a.engine, targeting.ServiceDeps{
 		Publish: a.publishDecisions, History: a.store, Audit: a.clearance.Audit(), Rules: a.store,
 		SnapshotPath: filepath.Join(cfg.DataDir, "targeting.snapshot"), Labelled: a.store,
-		Logger: log.With("role", "targeting"), Registerer: a.reg,
+		ManifestWindow: icfg.JoinWindow, Logger: log.With("role", "targeting"), Registerer: a.reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("targeting: %w", err)
 	}
 
-	icfg := ingest.DefaultConfig()
-	icfg.SpoolDir = filepath.Join(cfg.DataDir, "spool")
 	a.intake, err = ingest.NewIntake(icfg, ingest.NewValidator(icfg), a.store, a.targeting, a.producer, cfg.Topics,
 		log.With("role", "ingest"), a.reg)
 	if err != nil {
@@ -123,6 +141,7 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	}
 
 	a.intake.SetWithdrawalSink(withdrawals{a.clearance})
+	a.intake.SetRetargeter(retargeter{t: a.targeting, c: a.clearance})
 
 	wcfg := web.DefaultConfig()
 	wcfg.DevMode = cfg.Dev
@@ -290,6 +309,20 @@ func (w withdrawals) Withdraw(ctx context.Context, ws []*ingest.Withdrawal) erro
 		}
 	}
 	return nil
+}
+
+// retargeter hands a declaration whose manifest arrived late to targeting, which revises a GREEN
+// decision still awaiting it; a consignment clearance has already released is never re-targeted.
+type retargeter struct {
+	t *targeting.Service
+	c *clearance.Service
+}
+
+func (r retargeter) Retarget(ctx context.Context, d *ingest.Declaration) error {
+	if r.c.Released(d.ID()) {
+		return nil
+	}
+	return r.t.Retarget(ctx, d)
 }
 
 // snapshotEvery saves targeting's learnt state periodically, so that a restart restores it
