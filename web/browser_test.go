@@ -175,6 +175,10 @@ func TestConsole(t *testing.T) {
 		t.Parallel() // own browser context and own rig: the waits overlap
 		analystRuleTurnsADeclarationRed(t, b.tab(t))
 	})
+	t.Run("an analyst backtests a draft over ClickHouse history and reads its figures", func(t *testing.T) {
+		t.Parallel() // own browser context and own rig: the waits overlap
+		analystBacktestsADraft(t, b.tab(t))
+	})
 	t.Run("the HQ dashboard shows the numbers ClickHouse holds", func(t *testing.T) {
 		t.Parallel() // own browser context and own rig: the waits overlap
 		hqDashboardShowsClickHouseNumbers(t, b.tab(t))

@@ -1,13 +1,14 @@
 // Risk analysts' pages: the targeting rules (布控指令) — the list with state, priority, validity,
 // matches and hits; one rule with its condition editor (AND/OR groups of HS prefix, origin,
 // numeric range, unit value, manifest mismatch, enterprise grade …), its lifecycle with the
-// four-eyes rule explained, its statistics and its change record.
+// four-eyes rule explained, its statistics and its change record, and a backtest of the rule (or
+// of the editor's unsaved draft) over the history in the analytics store.
 "use strict";
 
 (function () {
   const { st, $, t, tOr, el, pick, has, hasAny, api, toast, show, fmtTime, fmtDate, fmtNum, fmtPct, showError } = window.PG;
 
-  const rs = { state: "", list: [], yields: {}, rule: null, stats: null, yield: null, trail: [], daily: null };
+  const rs = { state: "", list: [], yields: {}, rule: null, stats: null, yield: null, trail: [], daily: null, bt: null };
 
   // Condition kinds offered by the editor. Each maps to one leaf of the rule's condition tree
   // (targeting.Expr): a field, an operator and values or bounds.
@@ -28,6 +29,7 @@
   };
 
   const canWrite = () => hasAny("risk_analyst", "supervisor");
+  const canBacktest = () => hasAny("risk_analyst", "supervisor", "hq_analyst");
   const canEdit = (r) => r.state === "draft" && (has("risk_analyst") || (has("supervisor") && r.author === st.me.user.name));
 
   // --- list -----------------------------------------------------------------------------------
@@ -118,7 +120,7 @@
       rs.rule = { id: "", version: 0, state: "draft", title: "", reason_zh: "", reason_en: "", action: "PHYSICAL", percent: 100,
         priority: 10, valid_from: new Date(Date.now() - 60000).toISOString(), ports: [], author: st.me.user.name,
         when: { all: [{ field: "hs_code", op: "prefix", values: [] }] } };
-      rs.stats = null; rs.yield = null; rs.trail = []; rs.daily = null;
+      rs.stats = null; rs.yield = null; rs.trail = []; rs.daily = null; rs.bt = null;
       renderRule(true);
       return;
     }
@@ -129,7 +131,7 @@
       if (e.status !== 401) toast(e.text(), true);
       return;
     }
-    rs.yield = null; rs.trail = []; rs.daily = null;
+    rs.yield = null; rs.trail = []; rs.daily = null; rs.bt = null;
     renderRule(true);
     const rule = rs.rule;
     const [y, trail, daily] = await Promise.allSettled([
@@ -167,6 +169,8 @@
     $("rule-stats-card").classList.toggle("hidden", isNew);
     $("rule-lifecycle").classList.remove("hidden");
     renderLifecycle(r);
+    if (fresh) resetBacktest();
+    renderBacktest();
     if (isNew) return;
     renderHistory();
     renderStats();
@@ -371,6 +375,97 @@
       btn.disabled = false;
     }
   });
+
+  // --- backtest ---------------------------------------------------------------------------------
+  // A backtest runs the rule with the service's decision code over the declarations stored in
+  // the analytics store. While the editor is open it tests what the analyst typed, saved or
+  // not; otherwise the stored rule.
+  function resetBacktest() {
+    const iso = (d) => d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+    const today = new Date();
+    $("bt-to").value = iso(today);
+    $("bt-from").value = iso(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 89));
+    $("bt-error").classList.add("hidden");
+  }
+
+  async function runBacktest() {
+    const btn = $("rule-backtest"), box = $("bt-error"), card = $("rule-backtest-card");
+    box.classList.add("hidden");
+    const q = new URLSearchParams();
+    if ($("bt-from").value) q.set("from", $("bt-from").value);
+    if ($("bt-to").value) q.set("to", $("bt-to").value);
+    const rule = rs.rule;
+    const editing = !$("rule-form").classList.contains("hidden");
+    btn.disabled = true;
+    $("bt-progress").classList.remove("hidden");
+    card.dataset.busy = "true";
+    try {
+      let res;
+      if (editing) {
+        const body = readForm();
+        if (!body.valid_from) delete body.valid_from;
+        res = await api("POST", "/v1/rules/backtest?" + q, body);
+      } else {
+        res = await api("POST", "/v1/rules/" + encodeURIComponent(rule.id) + "/backtest?" + q);
+      }
+      if (rs.rule !== rule) return;
+      rs.bt = res;
+    } catch (e) {
+      if (rs.rule !== rule) return;
+      rs.bt = null;
+      if (e.status !== 401) showError(box, e);
+    } finally {
+      btn.disabled = false;
+      $("bt-progress").classList.add("hidden");
+      card.dataset.busy = "false";
+    }
+    renderBacktest();
+  }
+  $("rule-backtest").addEventListener("click", runBacktest);
+
+  // rateCell writes a proportion with its 95% interval and sample size, or says there is none.
+  function rateCell(h) {
+    if (!h || !h.n) return el("span", { class: "muted", text: t("bt.noSample") });
+    return el("span", {}, fmtPct(h.rate) + " ",
+      el("span", { class: "muted small", text: "[" + fmtPct(h.low) + ", " + fmtPct(h.high) + "] " + h.hits + "/" + h.n }));
+  }
+
+  function renderBacktest() {
+    $("rule-backtest-card").classList.toggle("hidden", !canBacktest());
+    const a = rs.bt;
+    $("bt-result").classList.toggle("hidden", !a);
+    if (!a) return;
+    const dl = $("bt-facts");
+    dl.replaceChildren();
+    const f = (k, v, id) => window.PG.fact(dl, k, v, id);
+    const sep = st.lang === "en" ? " – " : " 至 ";
+    f(t("bt.period"), a.asked_from + sep + a.asked_to + (a.port ? " · " + t("bt.portOnly") + " " + a.port : ""), "bt-period");
+    f(t("bt.declarations"), fmtNum(a.declarations, 0), "bt-declarations");
+    f(t("bt.matches"), fmtNum(a.matches, 0), "bt-matches");
+    f(t("bt.selected"), fmtNum(a.selected, 0) + t("bt.atPercent").replace("{p}", fmtNum(a.percent, 2)), "bt-selected");
+    const extra = (a.per_day || []).reduce((n, d) => n + (d.extra || 0), 0);
+    f(t("bt.extra"), fmtNum(extra, 0), "bt-extra");
+    f(t("bt.hitRate"), rateCell(a.matched_inspected), "bt-hit-rate");
+    f(t("bt.random"), rateCell(a.matched_random), "bt-random");
+    f(t("bt.baseline"), rateCell(a.random_baseline), "bt-baseline");
+
+    const days = a.per_day || [];
+    window.PG.chart($("bt-chart"), {
+      labels: days.map((d) => d.day.slice(5)),
+      bars: { values: days.map((d) => d.matches), label: t("bt.matches") },
+      lines: [{ values: days.map((d) => d.selected), label: t("bt.selectedShort") }],
+      sameAxis: true, height: 170, testid: "bt-daily",
+    });
+
+    const body = $("bt-ports");
+    body.replaceChildren();
+    const ports = Object.entries(a.extra_per_day_by_port || {}).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+    for (const [port, v] of ports) {
+      body.append(el("tr", { "data-testid": "bt-port", "data-port": port },
+        el("td", { class: "mono", text: port }), el("td", { class: "num", text: fmtNum(v, 2) })));
+    }
+    $("bt-no-extra").classList.toggle("hidden", ports.length > 0);
+  }
 
   // --- lifecycle --------------------------------------------------------------------------------
   // renderLifecycle offers the steps the rule's state allows and says why a step is refused to
