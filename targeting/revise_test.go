@@ -238,3 +238,31 @@ func TestTheDeclarationComingAgainWithItsManifestRevisesAnAwaitingGreen(t *testi
 		t.Errorf("revisions of %s on the topic: %v", d.ID(), revs)
 	}
 }
+
+func TestAfterARestartTheManifestStillRevisesTheGreenClearanceHolds(t *testing.T) {
+	b := kafkatest.Start(t, 1)
+	now := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	deps := ServiceDeps{Publish: kafkaPublish(t, b), ManifestWindow: time.Hour, Now: func() time.Time { return now }}
+	before, err := NewService(mustEngine(t, nil), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(before.Close)
+	d, _ := greenAwaiting(t, before)
+	// A new process (empty cache) hears of the manifest.
+	after, err := NewService(mustEngine(t, nil), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(after.Close)
+	manifestRule(t, after.Rules())
+	late := *d
+	late.Check = ingest.CrossCheck{Joined: true, WeightDeviation: 0.5}
+	if err := after.Retarget(context.Background(), &late); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := after.Decision(d.Number, d.Version)
+	if !ok || got.Revision != 1 || got.RevisedFrom != Green || got.Channel != Red {
+		t.Fatalf("revision after a restart: %+v (%v)", got, ok)
+	}
+}
