@@ -66,3 +66,29 @@ func TestSplitStatements(t *testing.T) {
 		})
 	}
 }
+
+// TestReRunAlterOfAnInterruptedMigrationIsTolerated: 18.16 has no ADD COLUMN IF NOT EXISTS, so a
+// migration interrupted after its ALTER ran meets "column already exists" when it is run again;
+// Migrate takes that as done, and only that.
+func TestReRunAlterOfAnInterruptedMigrationIsTolerated(t *testing.T) {
+	s, _ := mustStore(t)
+	ctx := context.Background()
+	if err := s.conn.Exec(ctx, "CREATE TABLE t_alter (a String) ENGINE = MergeTree() ORDER BY a"); err != nil {
+		t.Fatal(err)
+	}
+	const alter = "ALTER TABLE t_alter ADD COLUMN b String DEFAULT ''"
+	if err := s.conn.Exec(ctx, alter); err != nil {
+		t.Fatal(err)
+	}
+	err := s.conn.Exec(ctx, alter)
+	if err == nil || !columnExists(alter, err) {
+		t.Fatalf("second ADD COLUMN: %v, want an error columnExists recognizes", err)
+	}
+	other := s.conn.Exec(ctx, "ALTER TABLE t_missing ADD COLUMN b String")
+	if other == nil || columnExists("ALTER TABLE t_missing ADD COLUMN b String", other) {
+		t.Fatalf("a missing table (%v) must not pass for an existing column", other)
+	}
+	if columnExists("CREATE TABLE t_alter (a String) ENGINE = Memory", err) {
+		t.Fatal("only ALTER … ADD COLUMN statements are excused")
+	}
+}
