@@ -287,3 +287,46 @@ func sortedMeasures(m map[string]float64) ([]string, []float64) {
 	}
 	return keys, vals
 }
+
+// compactColumns keeps the rows i with keep[i] of columns built for insertColumns and returns
+// their number and the columns.
+func compactColumns(cols []any, keep []bool) (int, []any, error) {
+	n := 0
+	for _, k := range keep {
+		if k {
+			n++
+		}
+	}
+	out := make([]any, len(cols))
+	for i, c := range cols {
+		switch v := c.(type) {
+		case []string:
+			out[i] = compact(v, keep)
+		case []uint32:
+			out[i] = compact(v, keep)
+		case []uint8:
+			out[i] = compact(v, keep)
+		case []float64:
+			out[i] = compact(v, keep)
+		case []time.Time:
+			out[i] = compact(v, keep)
+		case [][]string:
+			out[i] = compact(v, keep)
+		case [][]float64:
+			out[i] = compact(v, keep)
+		default:
+			return 0, nil, fmt.Errorf("compact column %d: unsupported type %T", i, c)
+		}
+	}
+	return n, out, nil
+}
+
+func compact[T any](v []T, keep []bool) []T {
+	out := make([]T, 0, len(v))
+	for i, x := range v {
+		if keep[i] {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -339,6 +340,198 @@ func (s *Store) InsertDeadLetters(ctx context.Context, ds []ingest.DeadLetter) e
 	})
 	if err != nil {
 		return fmt.Errorf("analytics: insert dead letters: %w", err)
+	}
+	return nil
+}
+
+// keysPerRead bounds the declaration numbers in one IN list of the reads below: 1,000 numbers
+// keep the query far under ClickHouse's max_query_size (256 KiB).
+const keysPerRead = 1000
+
+// eachStored runs `SELECT cols FROM table WHERE declaration_no IN (…)` over numbers, in chunks,
+// and hands each row to scan.
+func (s *Store) eachStored(ctx context.Context, op, cols, table string, numbers []string, scan func(driver.Rows) error) error {
+	for lo := 0; lo < len(numbers); lo += keysPerRead {
+		chunk := numbers[lo:min(lo+keysPerRead, len(numbers))]
+		var q strings.Builder
+		q.WriteString("SELECT " + cols + " FROM " + table + " WHERE declaration_no IN (")
+		for i, n := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(quoteString(n))
+		}
+		q.WriteByte(')')
+		err := s.do(ctx, op, func(ctx context.Context) error {
+			rows, err := s.conn.Query(ctx, q.String())
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if err := scan(rows); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quoteString is a ClickHouse string literal of v.
+func quoteString(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// distinctNumbers returns the distinct declaration numbers of n values got by number(i).
+func distinctNumbers(n int, number func(i int) string) []string {
+	seen := make(map[string]bool, n)
+	out := make([]string, 0, n)
+	for i := range n {
+		if x := number(i); !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+type declKey struct {
+	number  string
+	version uint32
+}
+
+type lineKey struct {
+	declKey
+	seq uint32
+}
+
+// InsertDeclarationsOnce is InsertDeclarations for a batch that may have been stored before, in
+// whole or in part (ingest.OnceStore: redelivered after a crash, retried, drained from the
+// spool). It reads which header rows and goods lines of ds the tables hold and inserts only the
+// others, so that every row is there exactly once in raw counts, not only after a merge. The
+// reads cost about as much as the insert; ingest uses this only for batches it cannot be sure
+// of.
+func (s *Store) InsertDeclarationsOnce(ctx context.Context, ds []*ingest.Declaration) error {
+	for i, d := range ds {
+		if d == nil {
+			return fmt.Errorf("analytics: insert declarations once: %w: declaration %d is nil", ErrInvalid, i)
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	ds = sortedByKey(ds)
+	numbers := distinctNumbers(len(ds), func(i int) string { return ds[i].Number })
+	heads := map[declKey]bool{}
+	err := s.eachStored(ctx, "stored_declarations", "declaration_no, version", "declarations", numbers, func(r driver.Rows) error {
+		var k declKey
+		if err := r.Scan(&k.number, &k.version); err != nil {
+			return err
+		}
+		heads[k] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("analytics: insert declarations once: read stored headers: %w", err)
+	}
+	lines := map[lineKey]bool{}
+	err = s.eachStored(ctx, "stored_declaration_items", "declaration_no, version, seq", "declaration_items", numbers, func(r driver.Rows) error {
+		var k lineKey
+		if err := r.Scan(&k.number, &k.version, &k.seq); err != nil {
+			return err
+		}
+		lines[k] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("analytics: insert declarations once: read stored goods lines: %w", err)
+	}
+
+	todo := make([]*ingest.Declaration, 0, len(ds))
+	for _, d := range ds {
+		k := declKey{d.Number, u32(d.Version)}
+		if !heads[k] {
+			heads[k] = true // and not twice from one batch
+			todo = append(todo, d)
+		}
+	}
+	n, cols := itemColumnsOf(ds)
+	number, version, seq := cols[0].([]string), cols[1].([]uint32), cols[2].([]uint32)
+	keep := make([]bool, n)
+	for i := range n {
+		k := lineKey{declKey{number[i], version[i]}, seq[i]}
+		keep[i] = !lines[k]
+		lines[k] = true
+	}
+	if n, cols, err = compactColumns(cols, keep); err != nil {
+		return fmt.Errorf("analytics: insert declarations once: %w", err)
+	}
+	if err := s.insertColumns(ctx, "insert_declarations", declarationColumns, len(todo), declarationColumnsOf(todo)); err != nil {
+		return fmt.Errorf("analytics: insert declarations once: %w", err)
+	}
+	if err := s.insertColumns(ctx, "insert_declaration_items", itemColumns, n, cols); err != nil {
+		return fmt.Errorf("analytics: insert declaration items once: %w", err)
+	}
+	return nil
+}
+
+// InsertWithdrawals stores withdrawals (撤单), one row per declaration number and withdrawal
+// time, leaving out those stored before (ingest.WithdrawalStore): withdrawals are few, so the
+// read that makes a redelivery add no row is always worth it.
+func (s *Store) InsertWithdrawals(ctx context.Context, ws []*ingest.Withdrawal) error {
+	for i, w := range ws {
+		if w == nil {
+			return fmt.Errorf("analytics: insert withdrawals: %w: withdrawal %d is nil", ErrInvalid, i)
+		}
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	type key struct {
+		number string
+		at     int64
+	}
+	stored := map[key]bool{}
+	numbers := distinctNumbers(len(ws), func(i int) string { return ws[i].Number })
+	err := s.eachStored(ctx, "stored_withdrawals", "declaration_no, withdrawn_at", "withdrawals", numbers, func(r driver.Rows) error {
+		var (
+			no string
+			at time.Time
+		)
+		if err := r.Scan(&no, &at); err != nil {
+			return err
+		}
+		stored[key{no, at.Unix()}] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("analytics: insert withdrawals: read stored: %w", err)
+	}
+	todo := make([]*ingest.Withdrawal, 0, len(ws))
+	for _, w := range ws {
+		k := key{w.Number, ts(w.At).Unix()}
+		if !stored[k] {
+			stored[k] = true
+			todo = append(todo, w)
+		}
+	}
+	now := time.Now().UTC()
+	err = s.insert(ctx, "insert_withdrawals", `INSERT INTO withdrawals (declaration_no, withdrawn_at, reason,
+ received_at, raw)`, len(todo), func(b driver.Batch, i int) error {
+		w := todo[i]
+		raw, err := json.Marshal(w)
+		if err != nil {
+			return err
+		}
+		return b.Append(w.Number, ts(w.At), w.Reason, now, string(raw))
+	})
+	if err != nil {
+		return fmt.Errorf("analytics: insert withdrawals: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,97 @@ func TestInsertRejectsAnUnknownChannelBeforeWriting(t *testing.T) {
 	}
 	if n := db.Count(t, "decisions", ""); n != 0 {
 		t.Fatalf("%d rows written", n)
+	}
+}
+
+// TestInsertDeclarationsOnceKeepsRawRowsExact: a batch that may have been stored before, in
+// whole or in part, adds exactly the rows that are missing — counted raw, without FINAL, so no
+// background merge is needed to hide a duplicate.
+func TestInsertDeclarationsOnceKeepsRawRowsExact(t *testing.T) {
+	ctx := context.Background()
+	batch := func(n0 int) []*ingest.Declaration { // 3 declarations, 6 goods lines
+		return []*ingest.Declaration{testDeclaration(declNo(n0), 1, day0), testDeclaration(declNo(n0), 2, day0.Add(time.Hour)), testDeclaration(declNo(n0+1), 1, day0)}
+	}
+	tests := []struct {
+		name   string
+		before func(s *Store, ds []*ingest.Declaration) error
+	}{
+		{"a batch stored before adds no row", func(s *Store, ds []*ingest.Declaration) error { return s.InsertDeclarations(ctx, ds) }},
+		{"a batch never stored is stored whole", func(*Store, []*ingest.Declaration) error { return nil }},
+		{"a batch of which one declaration was stored adds the others", func(s *Store, ds []*ingest.Declaration) error {
+			return s.InsertDeclarations(ctx, ds[:1])
+		}},
+		{"a batch whose header rows were stored but not its goods lines gets the goods lines", func(s *Store, ds []*ingest.Declaration) error {
+			return s.insertColumns(ctx, "test", declarationColumns, len(ds), declarationColumnsOf(sortedByKey(ds)))
+		}},
+		{"a batch of which some goods lines were stored gets the rest", func(s *Store, ds []*ingest.Declaration) error {
+			n, cols := itemColumnsOf(sortedByKey(ds))
+			keep := make([]bool, n)
+			for i := range keep {
+				keep[i] = i%2 == 0
+			}
+			n, cols, err := compactColumns(cols, keep)
+			if err != nil {
+				return err
+			}
+			return s.insertColumns(ctx, "test", itemColumns, n, cols)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, db := mustStore(t)
+			ds := batch(1)
+			if err := tt.before(s, ds); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // the redelivery and one more
+				if err := s.InsertDeclarationsOnce(ctx, ds); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := db.Count(t, "declarations", ""); n != 3 {
+				t.Errorf("declarations holds %d raw rows, want 3", n)
+			}
+			if n := db.Count(t, "declaration_items", ""); n != 6 {
+				t.Errorf("declaration_items holds %d raw rows, want 6", n)
+			}
+			var distinct uint64
+			if err := db.Conn.QueryRow(ctx, "SELECT uniqExact(declaration_no, version, seq) FROM declaration_items").Scan(&distinct); err != nil {
+				t.Fatal(err)
+			}
+			if distinct != 6 {
+				t.Errorf("declaration_items holds %d distinct goods lines, want 6", distinct)
+			}
+		})
+	}
+}
+
+// TestWithdrawalsAreStoredOncePerNumberAndTime: withdrawals (撤单) are rows of their own, a
+// redelivered or repeated one adds none, and what is stored reads back.
+func TestWithdrawalsAreStoredOncePerNumberAndTime(t *testing.T) {
+	s, db := mustStore(t)
+	ctx := context.Background()
+	w1 := &ingest.Withdrawal{Schema: ingest.SchemaWithdrawalV1, Number: declNo(1), Reason: "申报错误 declared in error", At: day0.Add(90 * time.Minute)}
+	w2 := &ingest.Withdrawal{Schema: ingest.SchemaWithdrawalV1, Number: declNo(2), Reason: "撤单", At: day0}
+	for range 3 {
+		if err := s.InsertWithdrawals(ctx, []*ingest.Withdrawal{w1, w2, w1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := db.Count(t, "withdrawals", ""); n != 2 {
+		t.Fatalf("withdrawals holds %d raw rows after three deliveries of two, want 2", n)
+	}
+	var (
+		reason, raw string
+		at          time.Time
+	)
+	if err := db.Conn.QueryRow(ctx, "SELECT reason, withdrawn_at, raw FROM withdrawals WHERE declaration_no = ?", declNo(1)).Scan(&reason, &at, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if reason != w1.Reason || !at.Equal(w1.At) || !strings.Contains(raw, `"declaration_no":"`+declNo(1)+`"`) {
+		t.Errorf("stored %q at %v raw %s; want %q at %v", reason, at, raw, w1.Reason, w1.At)
+	}
+	if err := s.InsertWithdrawals(ctx, []*ingest.Withdrawal{nil}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a nil withdrawal: %v, want ErrInvalid", err)
 	}
 }

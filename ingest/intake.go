@@ -522,6 +522,9 @@ func (in *Intake) handleWithdrawals(ctx context.Context, batch []kafka.Message) 
 	if err := in.publishDead(ctx, kind, dead); err != nil {
 		return err
 	}
+	if err := in.storeWithdrawals(ctx, fresh); err != nil {
+		return err
+	}
 	if in.withdrawals != nil && len(fresh) > 0 {
 		if err := in.withdrawals.Withdraw(ctx, fresh); err != nil {
 			return fmt.Errorf("ingest: hand %d withdrawal(s) on: %w", len(fresh), err)
@@ -598,7 +601,7 @@ func (in *Intake) storeDeclarations(ctx context.Context, ds []*Declaration) erro
 		return nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, in.cfg.StoreTimeout)
-	err := in.store.InsertDeclarations(sctx, ds)
+	err := in.insertDeclarations(sctx, ds)
 	cancel()
 	if err == nil {
 		in.m.stored.WithLabelValues(spoolDeclaration).Add(float64(len(ds)))
@@ -733,7 +736,9 @@ func (in *Intake) DrainSpool(ctx context.Context) error {
 		return nil
 	}
 	err := in.spool.DrainBatches(ctx, in.cfg.BatchSize, func(kind string, raws [][]byte) error {
-		sctx, cancel := context.WithTimeout(ctx, in.cfg.StoreTimeout)
+		// Spooled records may be stored already (an insert that timed out yet landed, a drain
+		// cut short by a crash).
+		sctx, cancel := context.WithTimeout(WithRedelivery(ctx), in.cfg.StoreTimeout)
 		defer cancel()
 		switch kind {
 		case spoolDeclaration:
@@ -746,7 +751,7 @@ func (in *Intake) DrainSpool(ctx context.Context) error {
 				}
 				ds = append(ds, d)
 			}
-			if err := in.store.InsertDeclarations(sctx, ds); err != nil {
+			if err := in.insertDeclarations(sctx, ds); err != nil {
 				return err
 			}
 		case spoolManifest:
@@ -760,6 +765,10 @@ func (in *Intake) DrainSpool(ctx context.Context) error {
 				ms = append(ms, m)
 			}
 			if err := in.store.InsertManifests(sctx, ms); err != nil {
+				return err
+			}
+		case spoolWithdrawal:
+			if err := in.drainWithdrawals(sctx, raws); err != nil {
 				return err
 			}
 		default:

@@ -110,7 +110,9 @@ const defaultConsumerBatchSize = 10_000
 // are the offsets committed. A message that can never be processed (bad input) must be dealt with
 // inside the handler — sent to dead letters — and not reported as an error: an error means
 // "transient, try the whole batch again", and the consumer retries it until it succeeds or the
-// context ends, without committing. Handlers must therefore be idempotent.
+// context ends, without committing. Handlers must therefore be idempotent. The Consumer marks
+// ctx WithRedelivery when the batch may hold messages handled before (see MayBeRedelivered), so
+// that stores can leave out what they hold already.
 type Handler func(ctx context.Context, batch []kafka.Message) error
 
 // Consumer reads a topic in a consumer group with at-least-once delivery: FetchMessage, handle,
@@ -119,6 +121,9 @@ type Consumer struct {
 	cfg ConsumerConfig
 	r   *kafka.Reader
 	log *slog.Logger
+	// next is, per partition, the offset after the last message handed to the handler by this
+	// process: a batch that does not start there may hold messages stored before.
+	next map[int]int64
 }
 
 // NewConsumer validates cfg and creates the group reader.
@@ -155,7 +160,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		// The next batch is fetched while the handler works on this one.
 		QueueCapacity: cfg.BatchSize,
 	})
-	return &Consumer{cfg: cfg, r: r, log: log.With("topic", cfg.Topic, "group", cfg.GroupID)}, nil
+	return &Consumer{cfg: cfg, r: r, log: log.With("topic", cfg.Topic, "group", cfg.GroupID), next: map[int]int64{}}, nil
 }
 
 // Run consumes until ctx ends, then closes the reader. It returns nil on cancellation and an
@@ -193,11 +198,17 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 
 func (c *Consumer) handle(ctx context.Context, h Handler, batch []kafka.Message) error {
 	wait := c.cfg.RetryBackoff
+	hctx := ctx
+	if c.mayBeRedelivered(batch) {
+		hctx = WithRedelivery(ctx)
+	}
 	for attempt := 1; ; attempt++ {
-		err := h(ctx, batch)
+		err := h(hctx, batch)
 		if err == nil {
 			break
 		}
+		// The failed attempt may have stored part of the batch.
+		hctx = WithRedelivery(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -213,6 +224,25 @@ func (c *Consumer) handle(ctx context.Context, h Handler, batch []kafka.Message)
 		return fmt.Errorf("ingest: commit offsets on %s: %w", c.cfg.Topic, err)
 	}
 	return nil
+}
+
+// mayBeRedelivered reports whether batch may hold messages that were handled before — by an
+// earlier process, another group member or a failed attempt — because some partition in it does
+// not continue where this process left it; and records where each partition now ends.
+func (c *Consumer) mayBeRedelivered(batch []kafka.Message) bool {
+	again := false
+	checked := map[int]bool{}
+	for i := range batch {
+		m := &batch[i]
+		if !checked[m.Partition] {
+			checked[m.Partition] = true
+			if next, ok := c.next[m.Partition]; !ok || next != m.Offset {
+				again = true
+			}
+		}
+		c.next[m.Partition] = m.Offset + 1
+	}
+	return again
 }
 
 // Lag returns the reader's last known lag (messages behind the end of the partitions).
