@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -110,7 +111,7 @@ func (s *server) backtest(c *gin.Context, r targeting.Rule) {
 		s.fail(c, errNoBacktestHistory.with(err))
 		return
 	case err != nil && errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil:
-		secs := strconv.Itoa(int(s.cfg.BacktestTimeout.Seconds()))
+		secs := strconv.Itoa(int(math.Ceil(s.cfg.BacktestTimeout.Seconds())))
 		s.fail(c, &apiError{status: http.StatusGatewayTimeout, code: "timeout",
 			en:  fmt.Sprintf("the backtest took longer than %s s; choose a shorter period", secs),
 			zh:  fmt.Sprintf("回测超过 %s 秒未完成，请缩短期间", secs),

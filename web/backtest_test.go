@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -341,4 +343,43 @@ func (p *tcpProxy) cut() {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// blockingBacktests stands in for the backtester to test web's own bounds: it answers only when
+// its caller's context ends (the time limit) and reports each call's start on started.
+type blockingBacktests struct{ started chan struct{} }
+
+func (b blockingBacktests) Backtest(ctx context.Context, _ evaluate.BacktestQuery) (evaluate.BacktestReport, error) {
+	b.started <- struct{}{}
+	<-ctx.Done()
+	return evaluate.BacktestReport{}, fmt.Errorf("analytics: declarations_between: %w", ctx.Err())
+}
+
+// TestRuleBacktestIsBounded: a backtest past Config.BacktestTimeout answers 504 with a message
+// that says what to do, and one more than Config.Backtests at once answers 429 at once.
+func TestRuleBacktestIsBounded(t *testing.T) {
+	cfg := testConfig()
+	cfg.BacktestTimeout, cfg.Backtests = 300*time.Millisecond, 1
+	bt := blockingBacktests{started: make(chan struct{}, 2)}
+	_, h := mustServer(t, cfg, Deps{Backtests: bt})
+	post := func() *httptest.ResponseRecorder {
+		return do(t, h, request{method: "POST", path: "/v1/rules/backtest" + backtestPeriod, body: bananaDraft,
+			headers: []string{"Content-Type", "application/json", headerAPIKey, testKey(RoleRiskAnalyst)}})
+	}
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- post() }()
+	<-bt.started
+	if w := post(); w.Code != http.StatusTooManyRequests || errorOf(t, w).Code != "busy" {
+		t.Errorf("a second backtest at once: %d %s", w.Code, w.Body)
+	}
+	w := <-first
+	e := errorOf(t, w)
+	if w.Code != http.StatusGatewayTimeout || e.Code != "timeout" || !strings.Contains(e.Message, "shorter period") || !strings.Contains(e.MessageZH, "请缩短期间") {
+		t.Errorf("past the time limit: %d %s", w.Code, w.Body)
+	}
+	go func() { first <- post() }() // the slot is free again
+	<-bt.started
+	if w := <-first; w.Code != http.StatusGatewayTimeout {
+		t.Errorf("after the first ended: %d %s", w.Code, w.Body)
+	}
 }
