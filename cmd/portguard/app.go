@@ -43,6 +43,9 @@ type appConfig struct {
 	// long a GREEN release waits for a manifest still to come. 0: ingest's default (72 h), or
 	// devJoinWindow in dev mode.
 	JoinWindow time.Duration
+	// Policy is the administration's targeting settings (rates, capacities, grade
+	// multipliers, objective) applied over the defaults.
+	Policy targeting.Policy
 }
 
 // devJoinWindow keeps `portguard dev` lively: a GREEN consignment whose manifest has not come
@@ -121,6 +124,9 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 	tcfg := targeting.DefaultConfig()
 	if cfg.RandomKey != "" {
 		tcfg.RandomKey = []byte(cfg.RandomKey)
+	}
+	if err := cfg.Policy.Apply(&tcfg); err != nil {
+		return nil, err
 	}
 	if a.engine, err = targeting.NewEngine(tcfg); err != nil {
 		return nil, fmt.Errorf("targeting: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portguard/portguard/ingest"
+	"github.com/portguard/portguard/targeting"
 )
 
 // runServe runs the roles against an existing Kafka and ClickHouse (production).
@@ -24,7 +25,12 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	usersFile := f.str("users-file", "", "JSON file of console users and API keys")
 	jobsEvery := f.duration("jobs-every", time.Hour, "how often this instance recomputes enterprise grades and early-warning alerts (0 = never: run them on one instance)")
 	instance := f.str("instance-id", "", "this instance's name, for its feedback consumer group (default: hostname)")
+	policyFile := f.str("policy", "", "JSON file of the targeting policy: inspection rates or daily capacities per port, random-control rates and grade multipliers, objective (see deploy/policy.example.json; default: built-in rates)")
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	policy, err := loadPolicy(*policyFile)
+	if err != nil {
 		return err
 	}
 	if len(*randomKey) < 16 {
@@ -46,7 +52,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		topics = topics.WithPrefix(*prefix)
 	}
 	cfg := appConfig{Listen: *listen, Brokers: splitList(*brokers), Topics: topics, ClickHouse: chcfg(),
-		DataDir: *dataDir, RandomKey: *randomKey, InstanceID: *instance, Users: users, JobsEvery: *jobsEvery}
+		DataDir: *dataDir, RandomKey: *randomKey, InstanceID: *instance, Users: users, JobsEvery: *jobsEvery, Policy: policy}
 	log.Info("starting", "listen", cfg.Listen, "brokers", cfg.Brokers, "clickhouse", cfg.ClickHouse.Addr,
 		"database", cfg.ClickHouse.Database, "data_dir", cfg.DataDir, "instance", cfg.InstanceID,
 		"random_key", "***", "clickhouse_password", mask(cfg.ClickHouse.Password))
@@ -56,6 +62,14 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	fmt.Fprintf(stdout, "portguard serving on %s\n", a.URL())
 	return a.Run(ctx)
+}
+
+// loadPolicy reads the --policy file; none means the built-in defaults.
+func loadPolicy(path string) (targeting.Policy, error) {
+	if path == "" {
+		return targeting.Policy{}, nil
+	}
+	return targeting.LoadPolicy(path)
 }
 
 func mask(s string) string {
