@@ -37,6 +37,7 @@ func runDev(ctx context.Context, args []string, env func(string) string, stdout,
 	officerDelay := f.duration("officer-delay", 5*time.Second, "how long the simulated officer takes per inspection (0 = no simulated officer)")
 	jobsEvery := f.duration("jobs-every", time.Minute, "how often enterprise grades and early-warning alerts are recomputed (0 = never)")
 	verbose := f.boolean("verbose", false, "log at debug level")
+	joinWindow := f.duration("join-window", devJoinWindow, "how long a declaration and its manifest wait for each other (a GREEN consignment awaiting its manifest is released after it)")
 	policyFile := f.str("policy", "", "JSON file of the targeting policy (see deploy/policy.example.json; default: built-in rates)")
 	if err := f.parse(args); err != nil {
 		return err
@@ -83,7 +84,7 @@ func runDev(ctx context.Context, args []string, env func(string) string, stdout,
 	a, err := newApp(ctx, appConfig{
 		Listen: *listen, Brokers: []string{brokerAddr}, Topics: topics, ClickHouse: chcfg,
 		DataDir: *dataDir, RandomKey: "portguard-dev-random-key-NOT-FOR-PRODUCTION", InstanceID: "dev",
-		Users: users, Dev: true, JobsEvery: *jobsEvery, Policy: policy,
+		Users: users, Dev: true, JobsEvery: *jobsEvery, Policy: policy, JoinWindow: *joinWindow,
 	}, log)
 	if err != nil {
 		return err

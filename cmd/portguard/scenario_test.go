@@ -64,7 +64,7 @@ func TestTheScenarioSuiteHoldsThroughTheHTTPAPIAndKafka(t *testing.T) {
 			n++
 			db := fmt.Sprintf("scenario_%d", n)
 			t.Run(s.Name+"/"+via, func(t *testing.T) {
-				p := startServe(t, ch.Addr(), db, users, env, s.Config)
+				p := startScenarioProgram(t, ch.Addr(), db, users, env, s.Config)
 				p.putRules(t, s)
 				send := p.decideHTTP
 				if via == "kafka" {
@@ -139,7 +139,7 @@ type servedProgram struct {
 	sent     int // inspection results produced
 }
 
-func startServe(t *testing.T, chAddr, db, users string, env map[string]string, policy targeting.Policy) *servedProgram {
+func startScenarioProgram(t *testing.T, chAddr, db, users string, env map[string]string, policy targeting.Policy) *servedProgram {
 	t.Helper()
 	ctx := context.Background()
 	b := kafkatest.Start(t, 3)

@@ -25,6 +25,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	usersFile := f.str("users-file", "", "JSON file of console users and API keys")
 	jobsEvery := f.duration("jobs-every", time.Hour, "how often this instance recomputes enterprise grades and early-warning alerts (0 = never: run them on one instance)")
 	instance := f.str("instance-id", "", "this instance's name, for its feedback consumer group (default: hostname)")
+	joinWindow := f.duration("join-window", 72*time.Hour, "how long a declaration and its manifest (舱单) wait for each other; a GREEN consignment with a bill of lading is released when its manifest has been cross-checked, or when this window passes without one")
 	policyFile := f.str("policy", "", "JSON file of the targeting policy: inspection rates or daily capacities per port, random-control rates and grade multipliers, objective (see deploy/policy.example.json; default: built-in rates)")
 	if err := f.parse(args); err != nil {
 		return err
@@ -32,6 +33,9 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	policy, err := loadPolicy(*policyFile)
 	if err != nil {
 		return err
+	}
+	if *joinWindow <= 0 {
+		return errors.New("serve: --join-window must be positive (e.g. 72h)")
 	}
 	if len(*randomKey) < 16 {
 		return errors.New("serve: --random-key (PORTGUARD_RANDOM_KEY) must be a secret of at least 16 characters")
@@ -52,7 +56,8 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		topics = topics.WithPrefix(*prefix)
 	}
 	cfg := appConfig{Listen: *listen, Brokers: splitList(*brokers), Topics: topics, ClickHouse: chcfg(),
-		DataDir: *dataDir, RandomKey: *randomKey, InstanceID: *instance, Users: users, JobsEvery: *jobsEvery, Policy: policy}
+		DataDir: *dataDir, RandomKey: *randomKey, InstanceID: *instance, Users: users, JobsEvery: *jobsEvery, Policy: policy,
+		JoinWindow: *joinWindow}
 	log.Info("starting", "listen", cfg.Listen, "brokers", cfg.Brokers, "clickhouse", cfg.ClickHouse.Addr,
 		"database", cfg.ClickHouse.Database, "data_dir", cfg.DataDir, "instance", cfg.InstanceID,
 		"random_key", "***", "clickhouse_password", mask(cfg.ClickHouse.Password))
