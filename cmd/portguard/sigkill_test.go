@@ -291,10 +291,12 @@ func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 		prodErr error
 	)
 	began := time.Now()
+	stopProducing := make(chan struct{})
+	defer func() { close(stopProducing); wg.Wait() }() // on a failure before the stream ends
+	var produced time.Duration
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer func() { t.Logf("%s: all produced", time.Since(began).Round(time.Millisecond)) }()
 		for lo := 0; lo < len(msgs); lo += 100 {
 			// Stay at most a few batches ahead of what is stored, so that the stream is still
 			// flowing when the restarted process has rejoined the group (after the killed
@@ -303,7 +305,11 @@ func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 				if _, distinct := counts(); int(distinct)+600 >= lo*len(valid)/len(msgs) {
 					break
 				}
-				time.Sleep(20 * time.Millisecond)
+				select {
+				case <-stopProducing:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
 			}
 			if err := w.WriteMessages(context.Background(), msgs[lo:min(lo+100, len(msgs))]...); err != nil {
 				prodErr = err
@@ -311,6 +317,7 @@ func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		produced = time.Since(began)
 	}()
 
 	// Kill twice, each time between a batch's insert and its offset commit, where a redelivery
@@ -351,6 +358,7 @@ func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 	if prodErr != nil {
 		t.Fatal(prodErr)
 	}
+	t.Logf("%s: all produced", produced.Round(time.Millisecond))
 
 	waitUntil(t, 120*time.Second, "the declarations topic is consumed and committed to its end", func() bool {
 		ok, err := groupCaughtUp(context.Background(), b.Addr, "portguard-ingest", b.Topics.Declarations, partitions)
