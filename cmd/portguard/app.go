@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -43,9 +44,42 @@ type appConfig struct {
 	// long a GREEN release waits for a manifest still to come. 0: ingest's default (72 h), or
 	// devJoinWindow in dev mode.
 	JoinWindow time.Duration
+	// Stages lists the background stages this instance runs besides the HTTP API, targeting
+	// and its feedback: "ingest" (the declarations, manifests and withdrawals topics),
+	// "clearance" (decisions and lab results: tasks, holds, releases) and "recorder" (events into
+	// ClickHouse), comma-separated; "" or "all" runs every one, "none" makes an API-only
+	// instance. Each stage must run on at least one instance of a deployment.
+	Stages string
 	// Policy is the administration's targeting settings (rates, capacities, grade
 	// multipliers, objective) applied over the defaults.
 	Policy targeting.Policy
+}
+
+// stages says which background stages an instance runs.
+type stages struct{ ingest, clearance, recorder bool }
+
+// parseStages reads appConfig.Stages.
+func parseStages(s string) (stages, error) {
+	switch strings.TrimSpace(s) {
+	case "", "all":
+		return stages{true, true, true}, nil
+	case "none":
+		return stages{}, nil
+	}
+	var st stages
+	for _, name := range strings.Split(s, ",") {
+		switch strings.TrimSpace(name) {
+		case "ingest":
+			st.ingest = true
+		case "clearance":
+			st.clearance = true
+		case "recorder":
+			st.recorder = true
+		default:
+			return st, fmt.Errorf("unknown stage %q: want a comma-separated list of ingest, clearance, recorder, or all, or none", strings.TrimSpace(name))
+		}
+	}
+	return st, nil
 }
 
 // devJoinWindow keeps `portguard dev` lively: a GREEN consignment whose manifest has not come
@@ -65,12 +99,16 @@ type app struct {
 	targeting *targeting.Service
 	clearance *clearance.Service
 	handler   http.Handler
+	stages    stages
 	ln        net.Listener
 	ready     atomic.Bool
 }
 
 func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err error) {
 	a = &app{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	if a.stages, err = parseStages(cfg.Stages); err != nil {
+		return nil, err
+	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
 		if err != nil {
@@ -243,16 +281,23 @@ func (a *app) Run(ctx context.Context) error {
 		// first query after new decisions.
 		g.Go(func() error { a.store.RunRollups(gctx, a.cfg.ClickHouse.RollupLag/2); return nil })
 	}
-	g.Go(func() error { return a.clearance.Run(gctx) })
-	consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
-	consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())
-	consume(a.cfg.Topics.Withdrawals, "portguard-ingest-withdrawals", a.intake.WithdrawalHandler())
-	consume(a.cfg.Topics.Decisions, "portguard-clearance", a.clearance.DecisionsHandler())
-	consume(a.cfg.Topics.LabResults, "portguard-clearance-lab", a.clearance.LabResultsHandler())
+	if a.stages.clearance {
+		g.Go(func() error { return a.clearance.Run(gctx) })
+		consume(a.cfg.Topics.Decisions, "portguard-clearance", a.clearance.DecisionsHandler())
+		consume(a.cfg.Topics.LabResults, "portguard-clearance-lab", a.clearance.LabResultsHandler())
+	}
+	if a.stages.ingest {
+		consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
+		consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())
+		consume(a.cfg.Topics.Withdrawals, "portguard-ingest-withdrawals", a.intake.WithdrawalHandler())
+	}
+	// Every instance learns from every result (its own consumer group), whatever it decides on.
 	consume(a.cfg.Topics.InspectionResults, "portguard-targeting-"+a.cfg.InstanceID, a.targeting.FeedbackHandler())
-	g.Go(func() error {
-		return analytics.RunRecorder(gctx, a.cfg.Brokers, a.cfg.Topics, "portguard-analytics", a.store, a.log.With("role", "recorder"))
-	})
+	if a.stages.recorder {
+		g.Go(func() error {
+			return analytics.RunRecorder(gctx, a.cfg.Brokers, a.cfg.Topics, "portguard-analytics", a.store, a.log.With("role", "recorder"))
+		})
+	}
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func() error {
 		if err := srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

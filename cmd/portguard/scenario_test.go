@@ -139,7 +139,7 @@ type servedProgram struct {
 	sent     int // inspection results produced
 }
 
-func startScenarioProgram(t *testing.T, chAddr, db, users string, env map[string]string, policy targeting.Policy) *servedProgram {
+func startScenarioProgram(t *testing.T, chAddr, db, users string, env map[string]string, policy targeting.Policy, extra ...string) *servedProgram {
 	t.Helper()
 	ctx := context.Background()
 	b := kafkatest.Start(t, 3)
@@ -160,6 +160,7 @@ func startScenarioProgram(t *testing.T, chAddr, db, users string, env map[string
 		"--clickhouse-db", db, "--data-dir", filepath.Join(dir, "data"), "--users-file", users,
 		"--random-key", string(targeting.DevRandomKey), "--jobs-every", "0", "--instance-id", "scenario",
 		"--policy", pf}
+	args = append(args, extra...)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	stderr := &syncBuffer{}

@@ -26,9 +26,13 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	jobsEvery := f.duration("jobs-every", time.Hour, "how often this instance recomputes enterprise grades and early-warning alerts (0 = never: run them on one instance)")
 	instance := f.str("instance-id", "", "this instance's name, for its feedback consumer group (default: hostname)")
 	joinWindow := f.duration("join-window", 72*time.Hour, "how long a declaration and its manifest (舱单) wait for each other; a GREEN consignment with a bill of lading is released when its manifest has been cross-checked, or when this window passes without one")
+	stagesFlag := f.str("stages", "all", "background stages this instance runs besides the API and targeting: all, none (an API-only instance), or a list of ingest,clearance,recorder; each must run somewhere")
 	policyFile := f.str("policy", "", "JSON file of the targeting policy: inspection rates or daily capacities per port, random-control rates and grade multipliers, objective (see deploy/policy.example.json; default: built-in rates)")
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	if _, err := parseStages(*stagesFlag); err != nil {
+		return fmt.Errorf("serve: --stages: %w", err)
 	}
 	policy, err := loadPolicy(*policyFile)
 	if err != nil {
@@ -57,8 +61,8 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	cfg := appConfig{Listen: *listen, Brokers: splitList(*brokers), Topics: topics, ClickHouse: chcfg(),
 		DataDir: *dataDir, RandomKey: *randomKey, InstanceID: *instance, Users: users, JobsEvery: *jobsEvery, Policy: policy,
-		JoinWindow: *joinWindow}
-	log.Info("starting", "listen", cfg.Listen, "brokers", cfg.Brokers, "clickhouse", cfg.ClickHouse.Addr,
+		JoinWindow: *joinWindow, Stages: *stagesFlag}
+	log.Info("starting", "stages", cfg.Stages, "listen", cfg.Listen, "brokers", cfg.Brokers, "clickhouse", cfg.ClickHouse.Addr,
 		"database", cfg.ClickHouse.Database, "data_dir", cfg.DataDir, "instance", cfg.InstanceID,
 		"random_key", "***", "clickhouse_password", mask(cfg.ClickHouse.Password))
 	a, err := newApp(ctx, cfg, log)
