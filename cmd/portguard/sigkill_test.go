@@ -159,8 +159,8 @@ func groupCaughtUp(ctx context.Context, addr, group, topic string, partitions in
 // and its offset commit, where a redelivery is certain. Restarted on the same data directory,
 // the process must end with every valid declaration stored exactly once — raw row counts,
 // without FINAL: a duplicate row is a failure even though a merge would hide it later — with
-// matching value checksums, every goods line exactly once, and every invalid message in dead
-// letters with its reason.
+// matching value checksums, every goods line exactly once, every declaration decided, and every
+// invalid message in dead letters with its reason.
 func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 	if _, err := chserver.Installed(); err != nil && os.Getenv("CI") != "true" {
 		t.Skip("skipped: clickhouse-server not installed; ./deploy/test.sh installs it")
@@ -371,6 +371,12 @@ func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 		err := conn.QueryRow(context.Background(), "SELECT uniqExact(declaration_no, version) FROM declarations").Scan(&n)
 		return err == nil && n >= uint64(len(valid))
 	})
+	// Every declaration is decided too (recorded from the decisions topic, a little later).
+	waitUntil(t, 60*time.Second, "every valid declaration has a decision in ClickHouse", func() bool {
+		var n uint64
+		err := conn.QueryRow(context.Background(), "SELECT uniqExact(declaration_no, version) FROM decisions").Scan(&n)
+		return err == nil && n >= uint64(len(valid))
+	})
 	p.stop(t)
 	defer func() {
 		if t.Failed() {
@@ -455,6 +461,13 @@ func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 	}
 	t.Logf("%d valid declarations (%d goods lines) stored once each; %d invalid in %d dead-letter messages",
 		len(valid), itemRows, len(invalid), len(dead))
+	// Redelivered declarations are decided again and the recorder's own batches are redelivered
+	// after a kill: decisions (a ReplacingMergeTree on decided_at, targeting's and the recorder's
+	// business) may hold extra raw rows until merged. Reported, not asserted here.
+	var decisions, decided uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(declaration_no, version) FROM decisions").Scan(&decisions, &decided); err == nil {
+		t.Logf("decisions: %d raw rows for %d declarations", decisions, decided)
+	}
 }
 
 // committedValid returns how many distinct valid declarations lie below the committed offsets
