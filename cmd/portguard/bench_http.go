@@ -37,6 +37,11 @@ type httpBenchResult struct {
 	BaseP50ms   float64 `json:"baseline_p50_ms"`
 	BaseP99ms   float64 `json:"baseline_p99_ms"`
 	Ratio       float64 `json:"ratio"` // rps / baseline_rps
+	// Stages are the program's background stages during the run (see serve --stages): by
+	// default none, an API instance as a port runs it in front of the electronic-port systems,
+	// with the stages that store, clear and record on other instances; "all" measures one
+	// process doing everything on the same cores as its ClickHouse and broker.
+	Stages string `json:"stages"`
 }
 
 // benchHTTP measures POST /v1/decisions of the whole composed program (its own broker and
@@ -46,8 +51,12 @@ func benchHTTP(ctx context.Context, args []string, env func(string) string, stde
 	f := newFlags("bench http", env, stderr)
 	conns := f.integer("connections", 64, "concurrent keep-alive connections")
 	requests := f.integer("requests", 60000, "requests per run (each a new declaration)")
+	stagesFlag := f.str("stages", "none", "background stages the measured program runs besides the API (see serve --stages): none, all, or a list")
 	if err := f.parse(args); err != nil {
 		return nil, err
+	}
+	if _, err := parseStages(*stagesFlag); err != nil {
+		return nil, fmt.Errorf("--stages: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	fmt.Fprintf(stderr, "bench http: generating %d declarations…\n", *requests)
@@ -116,7 +125,7 @@ func benchHTTP(ctx context.Context, args []string, env func(string) string, stde
 	}
 	a, err := newApp(ctx, appConfig{Listen: "127.0.0.1:0", Brokers: broker.ListenAddrs(), Topics: topics,
 		ClickHouse: chcfg, DataDir: dir, RandomKey: "bench-random-key-0123456789", InstanceID: "bench",
-		Users: users, Dev: true}, log)
+		Users: users, Dev: true, Stages: *stagesFlag}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -127,13 +136,13 @@ func benchHTTP(ctx context.Context, args []string, env func(string) string, stde
 	if err := waitReady(ctx, a.URL()+"/readyz"); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "bench http: POST /v1/decisions on the full program, %d connections…\n", *conns)
+	fmt.Fprintf(stderr, "bench http: POST /v1/decisions on the program (stages: %s), %d connections…\n", *stagesFlag, *conns)
 	full := loadHTTP(ctx, a.URL()+"/v1/decisions", key, bodies, *conns)
 	if full.ok == 0 {
 		return nil, fmt.Errorf("no request succeeded (%d errors; first: %v)", full.errors, full.firstErr)
 	}
 	r := httpBenchResult{Connections: *conns, Requests: len(bodies), RPS: full.rps, P50ms: full.p50, P99ms: full.p99,
-		Errors: full.errors, BaselineRPS: base.rps, BaseP50ms: base.p50, BaseP99ms: base.p99}
+		Errors: full.errors, BaselineRPS: base.rps, BaseP50ms: base.p50, BaseP99ms: base.p99, Stages: *stagesFlag}
 	if base.rps > 0 {
 		r.Ratio = full.rps / base.rps
 	}
