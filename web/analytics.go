@@ -112,10 +112,10 @@ func scopeParams(defaultDays int) []param {
 // formatParam documents ?format=csv.
 var formatParam = query("format", "string", "json (default) or csv / 导出格式")
 
-// parseScope reads from, to and the dimension filters. Dates are read in Config.TimeZone; a user
-// bound to a port is held to it.
-func (s *server) parseScope(c *gin.Context, defaultDays int) (scope, error) {
-	var problems []ingest.FieldError
+// dayRange reads ?from= and ?to= as days in Config.TimeZone — by default the defaultDays ending
+// today — and reports each problem: a malformed date, to before from, or more than maxDays days
+// (described by tooLongEN and tooLongZH).
+func (s *server) dayRange(c *gin.Context, defaultDays, maxDays int, tooLongEN, tooLongZH string) (from, to time.Time, problems []ingest.FieldError) {
 	today := time.Now().In(s.tz)
 	today = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, s.tz)
 	day := func(name string, def time.Time) time.Time {
@@ -130,16 +130,25 @@ func (s *server) parseScope(c *gin.Context, defaultDays int) (scope, error) {
 		}
 		return t
 	}
-	to := day("to", today)
-	from := day("from", to.AddDate(0, 0, -(defaultDays-1)))
+	to = day("to", today)
+	from = day("from", to.AddDate(0, 0, -(defaultDays-1)))
 	if problems == nil {
 		switch {
 		case to.Before(from):
-			problems = append(problems, ingest.FieldError{Path: "to", Code: "range", EN: "must not be before from", ZH: "不能早于起始日期"})
-		case to.Sub(from) > maxAnalyticsDays*24*time.Hour:
-			problems = append(problems, ingest.FieldError{Path: "from", Code: "range", EN: "at most three years", ZH: "查询区间不能超过三年"})
+			problems = append(problems, ingest.FieldError{Path: "to", Code: "range",
+				EN: "must not be before from", ZH: "截止日期不能早于起始日期"})
+		case from.AddDate(0, 0, maxDays-1).Before(to):
+			problems = append(problems, ingest.FieldError{Path: "from", Code: "range", EN: tooLongEN, ZH: tooLongZH})
 		}
 	}
+	return from, to, problems
+}
+
+// parseScope reads from, to and the dimension filters. Dates are read in Config.TimeZone; a user
+// bound to a port is held to it.
+func (s *server) parseScope(c *gin.Context, defaultDays int) (scope, error) {
+	from, to, problems := s.dayRange(c, defaultDays, maxAnalyticsDays,
+		"at most three years", "查询区间不能超过三年")
 	filters := map[analytics.Dimension][]string{}
 	for _, d := range analytics.Dimensions() {
 		raw, ok := c.GetQuery(string(d))

@@ -128,34 +128,8 @@ func (s *server) backtest(c *gin.Context, r targeting.Rule) {
 // backtestPeriod reads ?from= and ?to= as days in Config.TimeZone: by default the last 90 days,
 // never more than maxBacktestDays.
 func (s *server) backtestPeriod(c *gin.Context) (from, to time.Time, err error) {
-	var problems []ingest.FieldError
-	today := time.Now().In(s.tz)
-	today = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, s.tz)
-	day := func(name string, def time.Time) time.Time {
-		v, ok := c.GetQuery(name)
-		if !ok || v == "" {
-			return def
-		}
-		t, err := time.ParseInLocation(time.DateOnly, v, s.tz)
-		if err != nil {
-			problems = append(problems, ingest.FieldError{Path: name, Code: "format",
-				EN: "must be a date, YYYY-MM-DD", ZH: "须为日期，格式 YYYY-MM-DD"})
-		}
-		return t
-	}
-	to = day("to", today)
-	from = day("from", to.AddDate(0, 0, -(defaultBacktestDays-1)))
-	if problems == nil {
-		switch {
-		case to.Before(from):
-			problems = append(problems, ingest.FieldError{Path: "to", Code: "range",
-				EN: "must not be before from", ZH: "截止日期不能早于起始日期"})
-		case from.AddDate(0, 0, maxBacktestDays-1).Before(to):
-			problems = append(problems, ingest.FieldError{Path: "from", Code: "range",
-				EN: fmt.Sprintf("a backtest covers at most %d days", maxBacktestDays),
-				ZH: fmt.Sprintf("回测期间最长 %d 天", maxBacktestDays)})
-		}
-	}
+	from, to, problems := s.dayRange(c, defaultBacktestDays, maxBacktestDays,
+		fmt.Sprintf("a backtest covers at most %d days", maxBacktestDays), fmt.Sprintf("回测期间最长 %d 天", maxBacktestDays))
 	if problems != nil {
 		return time.Time{}, time.Time{}, &ingest.ValidationError{Kind: "query", Fields: problems}
 	}
