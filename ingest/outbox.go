@@ -97,32 +97,46 @@ func (o *Outbox) Publish(ctx context.Context, msgs ...Message) error {
 	}
 }
 
+// jsonAppender is a value with a hand-written JSON encoder (a *targeting.Decision, a
+// *Declaration): AppendJSON appends compact, valid JSON.
+type jsonAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
 // frameOutbox appends the journal lines of msgs to dst.
 func frameOutbox(dst []byte, msgs []Message) ([]byte, error) {
 	var rec []byte
 	for _, m := range msgs {
-		var v []byte
-		switch x := m.Value.(type) {
-		case []byte:
-			v = x
-		case json.RawMessage:
-			v = x
-		default:
-			b, err := json.Marshal(x)
-			if err != nil {
-				return nil, fmt.Errorf("ingest: outbox: encode message for %s: %w", m.Topic, err)
-			}
-			v = b
-		}
-		if !json.Valid(v) {
-			return nil, fmt.Errorf("ingest: outbox: message for %s is not JSON", m.Topic)
-		}
 		rec = append(rec[:0], `{"t":`...)
 		rec = appendJSONString(rec, m.Topic)
 		rec = append(rec, `,"k":`...)
 		rec = appendJSONString(rec, m.Key)
 		rec = append(rec, `,"v":`...)
-		rec = appendCompact(rec, v)
+		if a, ok := m.Value.(jsonAppender); ok {
+			// A hand-written encoder writes compact, valid JSON: no second pass over it.
+			var err error
+			if rec, err = a.AppendJSON(rec); err != nil {
+				return nil, fmt.Errorf("ingest: outbox: encode message for %s: %w", m.Topic, err)
+			}
+		} else {
+			var v []byte
+			switch x := m.Value.(type) {
+			case []byte:
+				v = x
+			case json.RawMessage:
+				v = x
+			default:
+				b, err := json.Marshal(x)
+				if err != nil {
+					return nil, fmt.Errorf("ingest: outbox: encode message for %s: %w", m.Topic, err)
+				}
+				v = b
+			}
+			if !json.Valid(v) {
+				return nil, fmt.Errorf("ingest: outbox: message for %s is not JSON", m.Topic)
+			}
+			rec = appendCompact(rec, v)
+		}
 		rec = append(rec, '}')
 		dst = appendFrame(dst, outboxKind, rec)
 	}

@@ -6,10 +6,12 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/portguard/portguard/ingest"
+	"github.com/portguard/portguard/targeting"
 )
 
 // postDecision is the synchronous decision API: the body is one declaration message, exactly as
@@ -33,7 +35,7 @@ func (s *server) postDecision(c *gin.Context) {
 		return
 	}
 	if d, ok := s.deps.Targeting.Decision(decl.Number, decl.Version); ok {
-		c.JSON(http.StatusOK, d)
+		s.writeDecision(c, http.StatusOK, &d)
 		return
 	}
 	d, err := s.deps.Targeting.Decide(ctx, decl)
@@ -42,7 +44,7 @@ func (s *server) postDecision(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/v1/decisions/"+d.DeclarationNo+"?version="+strconv.Itoa(d.Version))
-	c.JSON(http.StatusCreated, d)
+	s.writeDecision(c, http.StatusCreated, &d)
 }
 
 // getDecision returns the decision of one declaration version, or of its latest decided version
@@ -60,7 +62,7 @@ func (s *server) getDecision(c *gin.Context) {
 	}
 	if set {
 		if d, ok := s.deps.Targeting.Decision(number, version); ok {
-			c.JSON(http.StatusOK, d)
+			s.writeDecision(c, http.StatusOK, &d)
 			return
 		}
 		s.fail(c, errNotFound)
@@ -71,7 +73,7 @@ func (s *server) getDecision(c *gin.Context) {
 		s.fail(c, errNotFound)
 		return
 	}
-	c.JSON(http.StatusOK, d)
+	s.writeDecision(c, http.StatusOK, &d)
 }
 
 // readJSON reads a JSON request body of at most MaxBodyBytes.
@@ -125,3 +127,22 @@ func intQuery(c *gin.Context, name string) (v int, set bool, err error) {
 	}
 	return v, true, nil
 }
+
+// writeDecision answers with a decision through its hand-written encoder: this is the hot path
+// of every electronic-port call, and reflection plus gin's second pass cost more than the
+// decision itself.
+func (s *server) writeDecision(c *gin.Context, status int, d *targeting.Decision) {
+	buf := decisionBufs.Get().(*[]byte)
+	b, err := d.AppendJSON((*buf)[:0])
+	if err != nil {
+		decisionBufs.Put(buf)
+		s.fail(c, err)
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", b)
+	*buf = b
+	decisionBufs.Put(buf)
+}
+
+// decisionBufs recycles answer buffers (c.Data writes before returning).
+var decisionBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
