@@ -75,10 +75,15 @@ func recordHandler[T any](s *Store, topic string, ok func(*T) bool, insert func(
 	}
 }
 
-// RunRecorder consumes the decisions, inspection-results, releases and dead-letters topics in
-// one consumer group and stores every message in ClickHouse, until ctx ends (then it returns
-// nil) or a consumer fails for good (then it cancels the others and returns that error).
-// groupID "" means DefaultRecorderGroup.
+// RecorderGroup is the consumer group the recorder reads topic in: one group per topic. Readers
+// of different topics sharing one group rebalance each other at every join and leave, and
+// after a crash the group could stay stuck behind its dead members for minutes.
+func RecorderGroup(groupID, topic string) string { return groupID + "." + topic }
+
+// RunRecorder consumes the decisions, inspection-results, releases and dead-letters topics, each
+// in its own consumer group (RecorderGroup), and stores every message in ClickHouse, until ctx
+// ends (then it returns nil) or a consumer fails for good (then it cancels the others and
+// returns that error). groupID "" means DefaultRecorderGroup.
 func RunRecorder(ctx context.Context, brokers []string, topics ingest.Topics, groupID string, s *Store, log *slog.Logger) error {
 	if groupID == "" {
 		groupID = DefaultRecorderGroup
@@ -89,7 +94,7 @@ func RunRecorder(ctx context.Context, brokers []string, topics ingest.Topics, gr
 	handlers := s.Recorder(topics)
 	consumers := make(map[string]*ingest.Consumer, len(handlers))
 	for topic := range handlers {
-		c, err := ingest.NewConsumer(ingest.ConsumerConfig{Brokers: brokers, Topic: topic, GroupID: groupID, Logger: log})
+		c, err := ingest.NewConsumer(ingest.ConsumerConfig{Brokers: brokers, Topic: topic, GroupID: RecorderGroup(groupID, topic), Logger: log})
 		if err != nil {
 			return fmt.Errorf("analytics: recorder: %w", err)
 		}
