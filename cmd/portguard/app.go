@@ -266,6 +266,11 @@ func (a *app) Run(ctx context.Context) error {
 		g.Go(func() error { return c.Run(gctx, h) })
 	}
 	a.loadGrades(gctx)
+	if m, w, err := a.intake.RestoreJoins(gctx, a.store); err != nil {
+		a.log.Warn("manifest join state not restored; manifests received before this start are not joined", "err", err)
+	} else {
+		a.log.Info("manifest join state restored", "manifests", m, "declarations_awaiting_manifest", w)
+	}
 	if err := a.targeting.WarmStart(gctx); err != nil {
 		a.log.Warn("targeting warm start incomplete; deciding from in-memory state", "err", err)
 	}

@@ -23,15 +23,26 @@ import (
 	"github.com/portguard/portguard/web"
 )
 
-// runApp runs the composition root (newApp, Run) in-process over kfake and a private
-// ClickHouse, with a join window short enough for a test, and stops it at cleanup.
-func runApp(t *testing.T, window time.Duration) (*app, string, string) {
+// appRig is a kfake broker and a private ClickHouse that the composition root (newApp, Run)
+// can be started on, stopped and started again, in-process, with a join window short enough
+// for a test.
+type appRig struct {
+	t      *testing.T
+	window time.Duration
+	broker *kfake.Cluster
+	chcfg  analytics.Config
+	dir    string
+	log    *slog.Logger
+	stop   func() // stops the running app, if any
+}
+
+func newAppRig(t *testing.T, window time.Duration) *appRig {
 	t.Helper()
 	if _, err := chserver.Installed(); err != nil && os.Getenv("CI") != "true" {
 		t.Skip("skipped: clickhouse-server not installed; ./deploy/test.sh installs it")
 	}
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	topics := ingest.DefaultTopics()
 	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.All()...), kfake.DefaultNumPartitions(6))
 	if err != nil {
@@ -47,28 +58,13 @@ func runApp(t *testing.T, window time.Duration) (*app, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(logf, nil))
-	if err := migrate(ctx, chcfg, log); err != nil {
+	r := &appRig{t: t, window: window, broker: broker, chcfg: chcfg, dir: dir, log: slog.New(slog.NewTextHandler(logf, nil))}
+	if err := migrate(ctx, chcfg, r.log); err != nil {
 		t.Fatal(err)
 	}
-	users, _ := web.DevUsers()
-	a, err := newApp(ctx, appConfig{Listen: "127.0.0.1:0", Brokers: []string{broker.ListenAddrs()[0]}, Topics: topics,
-		ClickHouse: chcfg, DataDir: filepath.Join(dir, "data"), RandomKey: "manifest-e2e", InstanceID: "e2e",
-		Users: users, Dev: true, JoinWindow: window}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("app stopped with %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Errorf("app did not stop within 60s")
+		if r.stop != nil {
+			r.stop()
 		}
 		srv.Stop()
 		broker.Close()
@@ -78,8 +74,44 @@ func runApp(t *testing.T, window time.Duration) (*app, string, string) {
 			t.Logf("portguard log:\n%s", b)
 		}
 	})
+	return r
+}
+
+// start runs a new app on the rig (same broker, ClickHouse and data directory as any before).
+func (r *appRig) start() *app {
+	t := r.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	users, _ := web.DevUsers()
+	a, err := newApp(ctx, appConfig{Listen: "127.0.0.1:0", Brokers: []string{r.broker.ListenAddrs()[0]}, Topics: ingest.DefaultTopics(),
+		ClickHouse: r.chcfg, DataDir: filepath.Join(r.dir, "data"), RandomKey: "manifest-e2e", InstanceID: "e2e",
+		Users: users, Dev: true, JoinWindow: r.window}, r.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	r.stop = func() {
+		r.stop = nil
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("app stopped with %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Errorf("app did not stop within 60s")
+		}
+	}
 	waitUntil(t, 60*time.Second, "the app is ready", a.ready.Load)
-	return a, broker.ListenAddrs()[0], chcfg.Addr
+	return a
+}
+
+// runApp runs the composition root on a new rig and stops it at cleanup.
+func runApp(t *testing.T, window time.Duration) (*app, string, string) {
+	t.Helper()
+	r := newAppRig(t, window)
+	return r.start(), r.broker.ListenAddrs()[0], r.chcfg.Addr
 }
 
 func TestALateManifestReTargetsAHeldGreenAndAMissingOneReleasesItOnce(t *testing.T) {
@@ -235,4 +267,100 @@ func withTopic(topic string, ms []kafka.Message) []kafka.Message {
 		ms[i].Topic = topic
 	}
 	return ms
+}
+
+// A restart forgets nothing of the manifest join: a manifest that arrived before it still joins
+// a declaration arriving after it, and a GREEN held before it is still re-targeted when its
+// manifest comes after it.
+func TestTheManifestJoinSurvivesARestart(t *testing.T) {
+	r := newAppRig(t, 10*time.Minute)
+	a := r.start()
+	topics := a.cfg.Topics
+	brokerAddr := r.broker.ListenAddrs()[0]
+	ctx := context.Background()
+	w := &kafka.Writer{Addr: kafka.TCP(brokerAddr), RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond}
+	defer w.Close()
+	decisions := func(want map[string]bool, pred func(targeting.Decision) bool) map[string]targeting.Decision {
+		got := map[string]targeting.Decision{}
+		consumeAll(t, brokerAddr, topics.Decisions, 40*time.Second, func(ms []kafka.Message) bool {
+			var d targeting.Decision
+			if json.Unmarshal(ms[len(ms)-1].Value, &d) == nil && want[d.DeclarationNo] && pred(d) {
+				got[d.DeclarationNo] = d
+			}
+			return len(got) == len(want)
+		})
+		return got
+	}
+
+	g := synth.New(synth.Config{Seed: 12, Start: time.Now().UTC().Add(-time.Hour)})
+	var sea []synth.Sample
+	for len(sea) < 14 {
+		if s := g.Next(); s.Manifest != nil && len(s.Decl.Containers) > 0 {
+			sea = append(sea, s)
+		}
+	}
+	early, late := sea[:12], sea[12:]
+	// Before the restart: declarations without their manifests, and manifests without their
+	// declarations.
+	var msgs []kafka.Message
+	want := map[string]bool{}
+	for _, s := range early {
+		msgs = append(msgs, kafka.Message{Topic: topics.Declarations, Key: []byte(s.Decl.Number), Value: g.JSON(s)})
+		want[s.Decl.Number] = true
+	}
+	for _, s := range late {
+		mb, _ := json.Marshal(s.Manifest)
+		msgs = append(msgs, kafka.Message{Topic: topics.Manifests, Key: []byte(s.Manifest.BillOfLading), Value: mb})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	first := decisions(want, func(targeting.Decision) bool { return true })
+	var held *synth.Sample
+	for i, s := range early {
+		if d := first[s.Decl.Number]; d.Channel == targeting.Green && d.AwaitingManifest {
+			held = &early[i]
+			break
+		}
+	}
+	if held == nil {
+		t.Fatalf("no GREEN awaiting its manifest among %d sea-cargo declarations", len(early))
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{r.chcfg.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitUntil(t, 30*time.Second, "ClickHouse holds the early manifests and declarations", func() bool {
+		var m, d uint64
+		err := conn.QueryRow(ctx, "SELECT (SELECT uniqExact(bill_of_lading) FROM manifests), (SELECT uniqExact(declaration_no) FROM declarations)").Scan(&m, &d)
+		return err == nil && m >= uint64(len(late)) && d >= uint64(len(early))
+	})
+
+	r.stop()
+	a = r.start()
+
+	// After it: the late declarations join the manifests that came before the restart.
+	msgs, want = nil, map[string]bool{}
+	for _, s := range late {
+		msgs = append(msgs, kafka.Message{Topic: topics.Declarations, Key: []byte(s.Decl.Number), Value: g.JSON(s)})
+		want[s.Decl.Number] = true
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	for no, d := range decisions(want, func(targeting.Decision) bool { return true }) {
+		if d.AwaitingManifest {
+			t.Errorf("%s awaits a manifest that arrived before the restart: %+v", no, d)
+		}
+	}
+	// And the held GREEN is re-targeted when its manifest comes.
+	mb, _ := json.Marshal(held.Manifest)
+	if err := w.WriteMessages(ctx, kafka.Message{Topic: topics.Manifests, Key: []byte(held.Manifest.BillOfLading), Value: mb}); err != nil {
+		t.Fatal(err)
+	}
+	rev := decisions(map[string]bool{held.Decl.Number: true}, func(d targeting.Decision) bool { return d.Revision > 0 })[held.Decl.Number]
+	if rev.Revision != 1 || rev.RevisedFrom != targeting.Green || rev.AwaitingManifest {
+		t.Fatalf("after its manifest the held GREEN %s was not revised: %+v", held.Decl.Number, rev)
+	}
 }
