@@ -124,6 +124,9 @@ type Consumer struct {
 	// next is, per partition, the offset after the last message handed to the handler by this
 	// process: a batch that does not start there may hold messages stored before.
 	next map[int]int64
+	// suspect is, per partition, the offset below which messages may have been handled before:
+	// the partition's high-water mark when this process found it discontinuous.
+	suspect map[int]int64
 }
 
 // NewConsumer validates cfg and creates the group reader.
@@ -160,7 +163,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		// The next batch is fetched while the handler works on this one.
 		QueueCapacity: cfg.BatchSize,
 	})
-	return &Consumer{cfg: cfg, r: r, log: log.With("topic", cfg.Topic, "group", cfg.GroupID), next: map[int]int64{}}, nil
+	return &Consumer{cfg: cfg, r: r, log: log.With("topic", cfg.Topic, "group", cfg.GroupID), next: map[int]int64{}, suspect: map[int]int64{}}, nil
 }
 
 // Run consumes until ctx ends, then closes the reader. It returns nil on cancellation and an
@@ -227,18 +230,21 @@ func (c *Consumer) handle(ctx context.Context, h Handler, batch []kafka.Message)
 }
 
 // mayBeRedelivered reports whether batch may hold messages that were handled before — by an
-// earlier process, another group member or a failed attempt — because some partition in it does
-// not continue where this process left it; and records where each partition now ends.
+// earlier process, another group member or a failed attempt: messages of a partition below the
+// high-water mark it had when this process found it not continuing where it left it (first
+// read, or a jump); and records where each partition now ends.
 func (c *Consumer) mayBeRedelivered(batch []kafka.Message) bool {
 	again := false
-	checked := map[int]bool{}
 	for i := range batch {
 		m := &batch[i]
-		if !checked[m.Partition] {
-			checked[m.Partition] = true
-			if next, ok := c.next[m.Partition]; !ok || next != m.Offset {
-				again = true
-			}
+		if next, ok := c.next[m.Partition]; !ok || next != m.Offset {
+			// Everything up to the partition's end as of now may have been handled by the
+			// process or member that read here before: after a crash the uncommitted range can
+			// be longer than one batch.
+			c.suspect[m.Partition] = max(c.suspect[m.Partition], m.HighWaterMark, m.Offset+1)
+		}
+		if m.Offset < c.suspect[m.Partition] {
+			again = true
 		}
 		c.next[m.Partition] = m.Offset + 1
 	}

@@ -15,10 +15,11 @@ import (
 // the check costs a read — are inserted with the Store's Once variant, which leaves out what
 // the tables hold already.
 //
-// The Consumer knows when a batch may be a redelivery: the first batch of a partition in this
-// process (it resumes from the last committed offset, which may be behind what an earlier
-// process stored), a batch that does not continue where this process left the partition (a
-// rebalance gave it back after another member read on), and every retry of a failed batch. One
+// The Consumer knows when a batch may be a redelivery: every message of a partition below the
+// partition's high-water mark at the moment this process found it discontinuous — its first read
+// in this process (it resumes from the last committed offset, which may be behind what an
+// earlier process stored, by more than one batch) or a jump (a rebalance gave it back after
+// another member read on) — and every retry of a failed batch. One
 // case stays invisible: another member that read a partition past our last commit and died
 // without committing, and the partition came back to us at exactly our own commit point; its
 // rows are then collapsed by the next merge, as before.
