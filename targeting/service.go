@@ -180,6 +180,14 @@ func NewService(e *Engine, deps ServiceDeps) (*Service, error) {
 		if deps.Audit == nil {
 			return nil, nil
 		}
+		if ba, ok := deps.Audit.(batchAuditor); ok {
+			// One chained insert for the whole batch, in order.
+			if err := ba.AppendBatch(ctx, es); err != nil {
+				m.auditFailed.Inc()
+				return es, err
+			}
+			return nil, nil
+		}
 		errs := make([]error, len(es))
 		var wg sync.WaitGroup
 		for i := range es {
@@ -208,6 +216,12 @@ func NewService(e *Engine, deps ServiceDeps) (*Service, error) {
 	b.store, b.audit, b.now = deps.Rules, deps.Audit, deps.Now
 	b.mu.Unlock()
 	return s, nil
+}
+
+// batchAuditor is an Auditor that appends several entries at once, all or none (the audit
+// chain does): decisions are audited in batches rather than one append each.
+type batchAuditor interface {
+	AppendBatch(ctx context.Context, es []AuditEntry) error
 }
 
 // Engine returns the engine the service decides with.
