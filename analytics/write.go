@@ -427,7 +427,22 @@ func (s *Store) InsertDeclarationsOnce(ctx context.Context, ds []*ingest.Declara
 	}
 	ds = sortedByKey(ds)
 	numbers := distinctNumbers(len(ds), func(i int) string { return ds[i].Number })
+	// The two reads run at the same time, over two connections, like the inserts.
 	heads := map[declKey]bool{}
+	lines := map[lineKey]bool{}
+	var linesErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		linesErr = s.eachStored(ctx, "stored_declaration_items", "declaration_no, version, seq", "declaration_items", numbers, func(r driver.Rows) error {
+			var k lineKey
+			if err := r.Scan(&k.number, &k.version, &k.seq); err != nil {
+				return err
+			}
+			lines[k] = true
+			return nil
+		})
+	}()
 	err := s.eachStored(ctx, "stored_declarations", "declaration_no, version", "declarations", numbers, func(r driver.Rows) error {
 		var k declKey
 		if err := r.Scan(&k.number, &k.version); err != nil {
@@ -436,20 +451,12 @@ func (s *Store) InsertDeclarationsOnce(ctx context.Context, ds []*ingest.Declara
 		heads[k] = true
 		return nil
 	})
+	<-done
 	if err != nil {
 		return fmt.Errorf("analytics: insert declarations once: read stored headers: %w", err)
 	}
-	lines := map[lineKey]bool{}
-	err = s.eachStored(ctx, "stored_declaration_items", "declaration_no, version, seq", "declaration_items", numbers, func(r driver.Rows) error {
-		var k lineKey
-		if err := r.Scan(&k.number, &k.version, &k.seq); err != nil {
-			return err
-		}
-		lines[k] = true
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("analytics: insert declarations once: read stored goods lines: %w", err)
+	if linesErr != nil {
+		return fmt.Errorf("analytics: insert declarations once: read stored goods lines: %w", linesErr)
 	}
 
 	todo := make([]*ingest.Declaration, 0, len(ds))

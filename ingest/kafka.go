@@ -127,6 +127,48 @@ type Consumer struct {
 	// suspect is, per partition, the offset below which messages may have been handled before:
 	// the partition's high-water mark when this process found it discontinuous.
 	suspect map[int]int64
+	// committed reports whether the group has ever committed an offset of partition p (nil:
+	// ask the broker); asked once per partition per process.
+	committed func(ctx context.Context, p int) (bool, error)
+	fresh     map[int]bool
+}
+
+// neverCommitted reports whether the group had no committed offset for partition p when this
+// process first read it. When the broker cannot tell, it answers false (the careful side).
+func (c *Consumer) neverCommitted(ctx context.Context, p int) bool {
+	if v, ok := c.fresh[p]; ok {
+		return v
+	}
+	ask := c.committed
+	if ask == nil {
+		ask = c.askCommitted
+	}
+	has, err := ask(ctx, p)
+	c.fresh[p] = err == nil && !has
+	return c.fresh[p]
+}
+
+// askCommitted asks the group coordinator for the group's committed offset of partition p.
+func (c *Consumer) askCommitted(ctx context.Context, p int) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cl := &kafka.Client{Addr: kafka.TCP(c.cfg.Brokers...)}
+	resp, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: c.cfg.GroupID, Topics: map[string][]int{c.cfg.Topic: {p}}})
+	if err != nil {
+		return false, err
+	}
+	if resp.Error != nil {
+		return false, resp.Error
+	}
+	for _, pp := range resp.Topics[c.cfg.Topic] {
+		if pp.Partition == p {
+			if pp.Error != nil {
+				return false, pp.Error
+			}
+			return pp.CommittedOffset >= 0, nil
+		}
+	}
+	return false, fmt.Errorf("ingest: no committed offset answer for %s/%d", c.cfg.Topic, p)
 }
 
 // NewConsumer validates cfg and creates the group reader.
@@ -163,7 +205,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		// The next batch is fetched while the handler works on this one.
 		QueueCapacity: cfg.BatchSize,
 	})
-	return &Consumer{cfg: cfg, r: r, log: log.With("topic", cfg.Topic, "group", cfg.GroupID), next: map[int]int64{}, suspect: map[int]int64{}}, nil
+	return &Consumer{cfg: cfg, r: r, log: log.With("topic", cfg.Topic, "group", cfg.GroupID), next: map[int]int64{}, suspect: map[int]int64{}, fresh: map[int]bool{}}, nil
 }
 
 // Run consumes until ctx ends, then closes the reader. It returns nil on cancellation and an
@@ -202,7 +244,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 func (c *Consumer) handle(ctx context.Context, h Handler, batch []kafka.Message) error {
 	wait := c.cfg.RetryBackoff
 	hctx := ctx
-	if c.mayBeRedelivered(batch) {
+	if c.mayBeRedelivered(ctx, batch) {
 		hctx = WithRedelivery(ctx)
 	}
 	for attempt := 1; ; attempt++ {
@@ -233,15 +275,19 @@ func (c *Consumer) handle(ctx context.Context, h Handler, batch []kafka.Message)
 // earlier process, another group member or a failed attempt: messages of a partition below the
 // high-water mark it had when this process found it not continuing where it left it (first
 // read, or a jump); and records where each partition now ends.
-func (c *Consumer) mayBeRedelivered(batch []kafka.Message) bool {
+func (c *Consumer) mayBeRedelivered(ctx context.Context, batch []kafka.Message) bool {
 	again := false
 	for i := range batch {
 		m := &batch[i]
 		if next, ok := c.next[m.Partition]; !ok || next != m.Offset {
 			// Everything up to the partition's end as of now may have been handled by the
 			// process or member that read here before: after a crash the uncommitted range can
-			// be longer than one batch.
-			c.suspect[m.Partition] = max(c.suspect[m.Partition], m.HighWaterMark, m.Offset+1)
+			// be longer than one batch. Not so when the group never committed here — a new
+			// group reading a backlog from its start (a process that died inside its very first
+			// batch is the one case this misses: its rows collapse at the next merge).
+			if ok || !c.neverCommitted(ctx, m.Partition) {
+				c.suspect[m.Partition] = max(c.suspect[m.Partition], m.HighWaterMark, m.Offset+1)
+			}
 		}
 		if m.Offset < c.suspect[m.Partition] {
 			again = true

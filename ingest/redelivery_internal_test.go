@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/segmentio/kafka-go"
@@ -10,7 +12,8 @@ import (
 // partition's end as found at the first read counts as a possible redelivery, not only the
 // first batch; a partition read in order from then on does not.
 func TestEveryMessageBelowTheEndFoundAtTheFirstReadMayBeARedelivery(t *testing.T) {
-	c := &Consumer{next: map[int]int64{}, suspect: map[int]int64{}}
+	c := &Consumer{next: map[int]int64{}, suspect: map[int]int64{}, fresh: map[int]bool{},
+		committed: func(context.Context, int) (bool, error) { return true, nil }}
 	batch := func(p int, from, to, hwm int64) []kafka.Message {
 		var ms []kafka.Message
 		for o := from; o < to; o++ {
@@ -34,8 +37,33 @@ func TestEveryMessageBelowTheEndFoundAtTheFirstReadMayBeARedelivery(t *testing.T
 		{"then in order again", batch(1, 12, 13, 13), false},
 	}
 	for _, s := range steps {
-		if got := c.mayBeRedelivered(s.ms); got != s.want {
+		if got := c.mayBeRedelivered(context.Background(), s.ms); got != s.want {
 			t.Errorf("%s: may be redelivered %v, want %v", s.name, got, s.want)
 		}
+	}
+}
+
+// A group that never committed a partition reads it from its start without the redelivery
+// check (a new group catching up on a backlog); when the broker cannot say, the check is kept.
+func TestAPartitionTheGroupNeverCommittedIsNotARedelivery(t *testing.T) {
+	msgs := func(p int, from, to, hwm int64) []kafka.Message {
+		var ms []kafka.Message
+		for o := from; o < to; o++ {
+			ms = append(ms, kafka.Message{Partition: p, Offset: o, HighWaterMark: hwm})
+		}
+		return ms
+	}
+	fresh := &Consumer{next: map[int]int64{}, suspect: map[int]int64{}, fresh: map[int]bool{},
+		committed: func(context.Context, int) (bool, error) { return false, nil }}
+	if fresh.mayBeRedelivered(context.Background(), msgs(0, 0, 10, 500)) || fresh.mayBeRedelivered(context.Background(), msgs(0, 10, 20, 500)) {
+		t.Error("a partition the group never committed was treated as a possible redelivery")
+	}
+	if !fresh.mayBeRedelivered(context.Background(), msgs(0, 5, 6, 500)) {
+		t.Error("a jump back in a fresh partition was not treated as a possible redelivery")
+	}
+	unknown := &Consumer{next: map[int]int64{}, suspect: map[int]int64{}, fresh: map[int]bool{},
+		committed: func(context.Context, int) (bool, error) { return false, errors.New("coordinator not available") }}
+	if !unknown.mayBeRedelivered(context.Background(), msgs(0, 0, 10, 500)) {
+		t.Error("when the broker cannot say, the first read must be checked")
 	}
 }
