@@ -243,11 +243,17 @@ func (in *Intake) acceptLocked(d *Declaration, forwarded bool, now time.Time) {
 	if !forwarded || d.Check.Joined || d.BillOfLading == "" {
 		return
 	}
+	in.awaitManifestLocked(d, now, now)
+}
+
+// awaitManifestLocked puts d among the declarations waiting for their bill of lading's manifest,
+// replacing an earlier version of its number; a bucket older than the join window starts again
+// at at.
+func (in *Intake) awaitManifestLocked(d *Declaration, at, now time.Time) {
 	t, ok := in.pending.get(d.BillOfLading)
 	if !ok || now.Sub(t.at) > in.cfg.JoinWindow {
-		t = timed[[]*Declaration]{at: now}
+		t = timed[[]*Declaration]{at: at}
 	}
-	// Keep only the latest version of each number.
 	kept := t.v[:0:0]
 	for _, p := range t.v {
 		if p.Number != d.Number {

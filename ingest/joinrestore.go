@@ -56,18 +56,7 @@ func (in *Intake) RestoreJoins(ctx context.Context, h JoinHistory) (manifests, w
 			return nil // an amendment supersedes it
 		}
 		in.latest.put(d.Number, d.Version)
-		t, ok := in.pending.get(d.BillOfLading)
-		if !ok {
-			t = timed[[]*Declaration]{at: at}
-		}
-		kept := t.v[:0:0]
-		for _, p := range t.v {
-			if p.Number != d.Number {
-				kept = append(kept, p)
-			}
-		}
-		t.v = append(kept, d)
-		in.pending.put(d.BillOfLading, t)
+		in.awaitManifestLocked(d, at, now)
 		waiting++
 		return nil
 	})
