@@ -210,6 +210,32 @@ func sendCSV(c *gin.Context, name string, sc scope, write func(w io.Writer) erro
 	_ = write(c.Writer) // the status is sent: a broken connection is all that can fail now
 }
 
+// analyticsRequest reads what every analytics route starts with — the scope (defaultDays when
+// from/to are absent) and whether CSV is wanted — and answers the error itself (ok false).
+func (s *server) analyticsRequest(c *gin.Context, defaultDays int) (sc scope, asCSV, ok bool) {
+	sc, err := s.parseScope(c, defaultDays)
+	if err == nil {
+		asCSV, err = wantCSV(c)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return sc, false, false
+	}
+	return sc, asCSV, true
+}
+
+// dashboardRequest is analyticsRequest for the routes answered by the dashboard queries.
+func (s *server) dashboardRequest(c *gin.Context, defaultDays int) (sc scope, asCSV bool, d Dashboards, ok bool) {
+	if sc, asCSV, ok = s.analyticsRequest(c, defaultDays); !ok {
+		return sc, asCSV, nil, false
+	}
+	if d = s.dashboards(); d == nil {
+		s.fail(c, errNotConfigured)
+		return sc, asCSV, nil, false
+	}
+	return sc, asCSV, d, true
+}
+
 // dashboards returns the analytics queries, or nil when none is configured.
 func (s *server) dashboards() Dashboards {
 	d, _ := capability[Dashboards](s)
@@ -219,14 +245,8 @@ func (s *server) dashboards() Dashboards {
 // analyticsTrend answers GET /v1/analytics/trend: counts and rates per day, week or month,
 // grouped by up to three allow-listed dimensions, with filters; ?format=csv exports it.
 func (s *server) analyticsTrend(c *gin.Context) {
-	sc, err := s.parseScope(c, 30)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	asCSV, err := wantCSV(c)
-	if err != nil {
-		s.fail(c, err)
+	sc, asCSV, ok := s.analyticsRequest(c, 30)
+	if !ok {
 		return
 	}
 	req := analytics.TrendRequest{From: sc.From, To: sc.To, Interval: analytics.Interval(c.DefaultQuery("interval", "day")), Filters: sc.Filters}
@@ -282,19 +302,8 @@ func (s *server) analyticsTrend(c *gin.Context) {
 
 // analyticsHitRates answers GET /v1/analytics/hit-rates: the honest hit rates of a scope.
 func (s *server) analyticsHitRates(c *gin.Context) {
-	sc, err := s.parseScope(c, 90)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	asCSV, err := wantCSV(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	d := s.dashboards()
-	if d == nil {
-		s.fail(c, errNotConfigured)
+	sc, asCSV, d, ok := s.dashboardRequest(c, 90)
+	if !ok {
 		return
 	}
 	hr, err := d.HitRates(c.Request.Context(), analytics.Scope{From: sc.From, To: sc.To, Filters: sc.Filters})
@@ -325,19 +334,8 @@ func (s *server) analyticsHitRates(c *gin.Context) {
 // analyticsRuleYield answers GET /v1/analytics/rule-yield: per rule, selections, workload, hit
 // rate with interval, last hit and flags (never hit, low yield, expiring soon).
 func (s *server) analyticsRuleYield(c *gin.Context) {
-	sc, err := s.parseScope(c, 90)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	asCSV, err := wantCSV(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	d := s.dashboards()
-	if d == nil {
-		s.fail(c, errNotConfigured)
+	sc, asCSV, d, ok := s.dashboardRequest(c, 90)
+	if !ok {
 		return
 	}
 	rs, err := d.RuleYields(c.Request.Context(), analytics.Scope{From: sc.From, To: sc.To, Filters: sc.Filters}, analytics.RuleYieldOptions{})
@@ -371,19 +369,8 @@ func (s *server) analyticsRuleYield(c *gin.Context) {
 // analyticsModelYield answers GET /v1/analytics/model-yield: precision at the inspected share
 // and the calibration table, per model version.
 func (s *server) analyticsModelYield(c *gin.Context) {
-	sc, err := s.parseScope(c, 90)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	asCSV, err := wantCSV(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	d := s.dashboards()
-	if d == nil {
-		s.fail(c, errNotConfigured)
+	sc, asCSV, d, ok := s.dashboardRequest(c, 90)
+	if !ok {
 		return
 	}
 	ms, err := d.ModelYields(c.Request.Context(), analytics.Scope{From: sc.From, To: sc.To, Filters: sc.Filters})

@@ -142,14 +142,8 @@ func (s *server) analyticsGrades(c *gin.Context) {
 // analyticsAlerts answers GET /v1/analytics/alerts: stored early warnings detected in the
 // period, latest first, with their evidence.
 func (s *server) analyticsAlerts(c *gin.Context) {
-	sc, err := s.parseScope(c, 90)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	asCSV, err := wantCSV(c)
-	if err != nil {
-		s.fail(c, err)
+	sc, asCSV, ok := s.analyticsRequest(c, 90)
+	if !ok {
 		return
 	}
 	f := analytics.AlertFilter{From: sc.From, To: sc.To, Kind: c.Query("kind"), SubjectKind: c.Query("subject_kind"), State: c.Query("state")}
