@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -116,6 +117,14 @@ func settled(view, cond string) chromedp.Action[bool] {
 	return chromedp.Poll[bool](`(` + cond + `) && document.querySelector('#` + view + `').dataset.busy === 'false'`)
 }
 
+// clickNow clicks the first element matching css from inside the page, waiting until there is
+// one. A list that re-renders (a second fetch landing) cannot replace the node between finding
+// and clicking it, as it can between chromedp.Click's separate round trips ("Could not find
+// node with given id").
+func clickNow(css string) chromedp.Action[bool] {
+	return chromedp.Poll[bool](`(() => { const e = document.querySelector(` + strconv.Quote(css) + `); if (!e) return false; e.click(); return true; })()`)
+}
+
 // consoleLogout logs out with the top bar button.
 func consoleLogout(tb testing.TB, ctx context.Context) {
 	tb.Helper()
@@ -221,7 +230,7 @@ func officerRecordsAResult(t *testing.T, ctx context.Context) {
 	}
 	screenshot(t, ctx, "queue-zh")
 
-	step(t, ctx, "open the task", chromedp.Click(chromedp.CSS(row)))
+	step(t, ctx, "open the task", clickNow(row))
 	step(t, ctx, "see the result form", chromedp.WaitVisible(chromedp.CSS("#result-form")))
 	step(t, ctx, "see the declaration's three goods items", chromedp.Poll[bool](
 		`document.querySelectorAll('[data-testid="item-row"]').length === 3`))

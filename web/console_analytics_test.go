@@ -124,14 +124,14 @@ func hqDashboardShowsClickHouseNumbers(t *testing.T, ctx context.Context) {
 	if txt := step(t, ctx, "read the alert's state", chromedp.Text(chromedp.CSS(alertLI+` [data-testid="an-alert-state-tag"]`))); txt != "待处理" {
 		t.Errorf("the new alert's state reads %q", txt)
 	}
-	step(t, ctx, "open the acknowledgement", chromedp.Click(chromedp.CSS(alertLI+` [data-testid="an-alert-acknowledge"]`)))
-	step(t, ctx, "submit without a comment", chromedp.Click(chromedp.CSS(alertLI+` [data-testid="an-alert-submit"]`)))
+	step(t, ctx, "open the acknowledgement", clickNow(alertLI+` [data-testid="an-alert-acknowledge"]`))
+	step(t, ctx, "submit without a comment", clickNow(alertLI+` [data-testid="an-alert-submit"]`))
 	if txt := step(t, ctx, "read the refusal", chromedp.Text(chromedp.CSS(alertLI+` [data-testid="an-alert-comment-error"]`))); txt != "请填写处理意见" {
 		t.Errorf("an empty comment says %q", txt)
 	}
 	const comment = "已下发布控指令 R1，重点查验越南香蕉"
 	step(t, ctx, "type the comment", chromedp.SendKeys(chromedp.CSS(alertLI+` [data-testid="an-alert-comment"]`), comment))
-	step(t, ctx, "acknowledge", chromedp.Click(chromedp.CSS(alertLI+` [data-testid="an-alert-submit"]`)))
+	step(t, ctx, "acknowledge", clickNow(alertLI+` [data-testid="an-alert-submit"]`))
 	step(t, ctx, "see it acknowledged by hq with the comment", settled("view-analytics",
 		`(() => { const li = document.querySelector('`+alertLI+`'); const r = li && li.querySelector('[data-testid="an-alert-review"]');
 		  return li.dataset.state === 'acknowledged' && !!r && r.textContent.includes('hq') && r.textContent.includes('`+comment+`') &&

@@ -55,7 +55,7 @@ func labSamplingPendingThenCompleted(t *testing.T, ctx context.Context) {
 
 	step(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/console/"))
 	consoleLogin(t, ctx, rigOfficer, rigPassword, "#view-queue")
-	step(t, ctx, "open the task", chromedp.Click(chromedp.CSS(row)))
+	step(t, ctx, "open the task", clickNow(row))
 	step(t, ctx, "see the start button", chromedp.WaitVisible(chromedp.CSS("#task-start")))
 	step(t, ctx, "see the manifest cross-checks", chromedp.WaitVisible(chromedp.CSS("#xcheck-table")))
 	for check, flagged := range map[string]string{"weight": "false", "route": "true", "containers": "true"} {
@@ -157,7 +157,7 @@ func overrideReviewedAndTrail(t *testing.T, ctx context.Context) {
 	}
 	screenshot(t, ctx, "supervisor-review-zh")
 	step(t, ctx, "write a review note", chromedp.SendKeys(chromedp.CSS(orow+` [data-testid="review-note"]`), "情报属实"))
-	step(t, ctx, "approve", chromedp.Click(chromedp.CSS(orow+` [data-testid="review-approve"]`)))
+	step(t, ctx, "approve", clickNow(orow+` [data-testid="review-approve"]`))
 	step(t, ctx, "see the queue empty", chromedp.WaitVisible(chromedp.CSS("#sup-overrides-empty")))
 	step(t, ctx, "see no count", chromedp.WaitNotVisible(chromedp.CSS("#sup-override-count")))
 
@@ -172,7 +172,7 @@ func overrideReviewedAndTrail(t *testing.T, ctx context.Context) {
 
 	step(t, ctx, "go to the tasks", chromedp.Click(chromedp.CSS("#sup-tab-tasks")))
 	step(t, ctx, "wait for the tasks", settled("view-supervise", `document.querySelector('#sup-tab-tasks').classList.contains('active')`))
-	step(t, ctx, "open the task", chromedp.Click(chromedp.CSS(`#sup-tasks-body tr[data-task-id="`+id+`"]`)))
+	step(t, ctx, "open the task", clickNow(`#sup-tasks-body tr[data-task-id="`+id+`"]`))
 	step(t, ctx, "see the reassignment form", chromedp.WaitVisible(chromedp.CSS("#reassign-form")))
 	step(t, ctx, "see the roster in the picklist", chromedp.Poll[bool](`!!document.querySelector('#reassign-officer option[value="officer2"]')`))
 	step(t, ctx, "choose officer2", chromedp.SetValue(chromedp.CSS("#reassign-officer"), "officer2"))
