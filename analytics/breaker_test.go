@@ -134,3 +134,25 @@ func TestCancelledCallsNeverOpenTheBreaker(t *testing.T) {
 		t.Fatalf("Healthy() = %v after only cancelled calls", err)
 	}
 }
+
+// lateTimer is a context whose deadline has passed but whose timer has not fired yet: what
+// the driver sees when its socket deadline (taken from ctx) expires first on a busy machine.
+type lateTimer struct{ context.Context }
+
+func (lateTimer) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// TestACallerDeadlineThatPassedBeforeItsTimerFiredIsTheCallersFault: CI once opened the
+// breaker with only 1 ms-timeout calls, because the socket timed out before ctx.Err was set.
+func TestACallerDeadlineThatPassedBeforeItsTimerFiredIsTheCallersFault(t *testing.T) {
+	s, _ := mustStore(t)
+	ctx := lateTimer{context.Background()}
+	ioTimeout := errors.New("read tcp 127.0.0.1:9000: i/o timeout")
+	for range 3 * int(s.cfg.BreakerFailures) {
+		if err := s.do(ctx, "late", func(context.Context) error { return ioTimeout }); !errors.Is(err, ioTimeout) {
+			t.Fatalf("err = %v, want the driver's error", err)
+		}
+	}
+	if err := s.Healthy(); err != nil {
+		t.Fatalf("Healthy() = %v after only calls whose caller's deadline had passed", err)
+	}
+}

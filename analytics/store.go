@@ -268,6 +268,18 @@ func closedConn(err error) bool {
 	return errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "use of closed network connection")
 }
 
+// callerGone reports a caller that cancelled or whose deadline has passed. The deadline is
+// read from the clock as well as from ctx.Err: the driver sets it on the socket, so a read
+// can time out at the deadline before the context's own timer has fired and set Err — on a
+// busy machine that gap is long enough to count a caller's timeout against the server.
+func callerGone(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
 func (s *Store) call(ctx context.Context, op string, timeout time.Duration, retry bool, fn func(ctx context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -281,7 +293,7 @@ func (s *Store) call(ctx context.Context, op string, timeout time.Duration, retr
 			// audit appends that skip stored records), so one more try is safe.
 			err = fn(cctx)
 		}
-		if err != nil && ctx.Err() != nil {
+		if err != nil && callerGone(ctx) {
 			// The caller went away: not the server's fault.
 			err = callerError{err}
 		}
