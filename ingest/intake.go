@@ -84,6 +84,7 @@ type Intake struct {
 
 	withdrawals WithdrawalSink
 	retarget    Retargeter
+	journal     Journal
 
 	mu        sync.Mutex
 	seen      *bounded[struct{}]              // declaration IDs already stored and forwarded
@@ -152,6 +153,16 @@ func (in *Intake) SetWithdrawalSink(w WithdrawalSink) { in.withdrawals = w }
 // one, late manifests only update the join state.
 func (in *Intake) SetRetargeter(r Retargeter) { in.retarget = r }
 
+// Journal makes a declaration accepted by Submit durable before Submit returns, on its way to
+// the stage that stores it: an API instance's outbox to the accepted-declarations topic, which
+// AcceptedHandler reads. The answer to an HTTP client then never outruns the disk, and API
+// instances need not write to ClickHouse on the request path.
+type Journal func(ctx context.Context, d *Declaration) error
+
+// SetJournal makes Submit hand accepted declarations to j instead of queueing them for this
+// intake's own batched store. Call before serving.
+func (in *Intake) SetJournal(j Journal) { in.journal = j }
+
 // Spool is the intake's spool (for health reporting).
 func (in *Intake) Spool() *Spool { return in.spool }
 
@@ -175,8 +186,9 @@ type Submission struct {
 }
 
 // Submit is the synchronous HTTP path: validate and normalize raw, join the manifest when it is
-// known, and queue the declaration for batched durable storage. It never waits for the Store
-// (only, under overload, for room in the queue or ctx). It returns the declaration or a
+// known, and hand the declaration to the journal (see SetJournal), or else queue it for batched
+// storage. It never waits for the Store (only for the journal, or under overload for room in the
+// queue, or ctx). It returns the declaration or a
 // *ValidationError. Deciding is the caller's business (targeting, synchronously).
 func (in *Intake) Submit(ctx context.Context, raw []byte) (*Declaration, error) {
 	s, err := in.SubmitInfo(ctx, raw)
@@ -211,6 +223,15 @@ func (in *Intake) SubmitInfo(ctx context.Context, raw []byte) (Submission, error
 	in.mu.Unlock()
 	if sub.Stale || sub.Withdrawn {
 		in.m.stale.WithLabelValues("declaration").Inc()
+	}
+	if in.journal != nil {
+		if err := in.journal(ctx, d); err != nil {
+			in.mu.Lock()
+			in.seen.del(d.ID())
+			in.mu.Unlock()
+			return Submission{}, fmt.Errorf("ingest: journal declaration %s: %w", d.ID(), err)
+		}
+		return sub, nil
 	}
 	select {
 	case in.queue <- d:
@@ -262,6 +283,37 @@ func (in *Intake) awaitManifestLocked(d *Declaration, at, now time.Time) {
 	}
 	t.v = append(kept, d)
 	in.pending.put(d.BillOfLading, t)
+}
+
+// AcceptedHandler returns the handler for the accepted-declarations topic (see Journal): the
+// declarations there were validated and decided by an API instance, so they are only stored —
+// idempotently, spooled while ClickHouse is down — never forwarded to targeting again. A message
+// that is not such a declaration goes to the dead letters with the reason.
+func (in *Intake) AcceptedHandler() Handler { return in.handleAccepted }
+
+func (in *Intake) handleAccepted(ctx context.Context, batch []kafka.Message) error {
+	const kind = "accepted"
+	in.m.consumed.WithLabelValues(kind).Add(float64(len(batch)))
+	ds := make([]*Declaration, 0, len(batch))
+	var dead []Message
+	for i := range batch {
+		d := &Declaration{}
+		err := json.Unmarshal(batch[i].Value, d)
+		if err == nil && (d.Number == "" || d.Version < 1) {
+			err = errors.New("ingest: an accepted declaration needs its number and version")
+		}
+		if err != nil {
+			in.m.countInvalid(kind, err)
+			dead = append(dead, in.deadLetter(&batch[i], fmt.Errorf("ingest: not an accepted declaration: %w", err)))
+			continue
+		}
+		ds = append(ds, d)
+	}
+	in.m.valid.WithLabelValues(kind).Add(float64(len(ds)))
+	if err := in.publishDead(ctx, kind, dead); err != nil {
+		return err
+	}
+	return in.storeDeclarations(ctx, ds)
 }
 
 // Handler returns the handler for the declarations topic.

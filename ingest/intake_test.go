@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -428,5 +429,72 @@ func TestSubmitIsIdempotentAndStoresInTheBackground(t *testing.T) {
 	// The empty declaration has two kinds of problem: required fields and version 0.
 	if n := metricSum(t, r.reg, "portguard_ingest_invalid_total"); n != 2 {
 		t.Errorf("invalid_total %v", n)
+	}
+}
+
+// TestSubmitJournalsAndTheAcceptedTopicIsStoredNeverDecidedAgain: with a journal (an API
+// instance's outbox), Submit is durable once the journal took the declaration; the ingest stage
+// stores what reaches the accepted topic, without handing it to targeting again, and
+// dead-letters what is not an accepted declaration.
+func TestSubmitJournalsAndTheAcceptedTopicIsStoredNeverDecidedAgain(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	journaled := 0
+	failNext := true
+	r.in.SetJournal(func(ctx context.Context, d *ingest.Declaration) error {
+		if failNext {
+			failNext = false
+			return errors.New("disk full")
+		}
+		journaled++
+		return r.prod.Publish(ctx, ingest.Message{Topic: r.b.Topics.Accepted, Key: d.Number, Value: d})
+	})
+	if _, err := r.in.Submit(ctx, declarationJSON(t, 1, 1, "")); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("a journal failure: err = %v, want it reported", err)
+	}
+	var want []string
+	items := 0
+	for i := 1; i <= 5; i++ {
+		d, err := r.in.Submit(ctx, declarationJSON(t, i, 1, "")) // 1 again: its failed attempt left no trace
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, d.ID())
+		items += len(d.Items)
+	}
+	if s, err := r.in.SubmitInfo(ctx, declarationJSON(t, 2, 1, "")); err != nil || !s.Duplicate {
+		t.Fatalf("a duplicate: %+v, %v", s, err)
+	}
+	if journaled != 5 {
+		t.Fatalf("journaled %d declarations, want 5 (a duplicate is not journaled again)", journaled)
+	}
+	bad := [][]byte{[]byte(`not json`), []byte(`{"version":1}`)}
+	r.b.Produce(t, r.b.Topics.Accepted, bad, nil)
+	r.consume(t, r.b.Topics.Accepted, r.in.AcceptedHandler())
+
+	kafkatest.WaitFor(t, 30*time.Second, "the journaled declarations stored", func() bool { return len(r.storedIDs(t)) >= 5 })
+	sort.Strings(want)
+	if ids := r.storedIDs(t); fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("ClickHouse holds %v, want %v", ids, want)
+	}
+	var n uint64
+	if err := r.db.Conn.QueryRow(ctx, "SELECT sum(item_count) FROM declarations FINAL").Scan(&n); err != nil || n != uint64(items) {
+		t.Errorf("stored goods items %d (%v), want %d", n, err, items)
+	}
+	if got := r.sink.ids(); len(got) != 0 {
+		t.Errorf("accepted declarations were handed to targeting again: %v", got)
+	}
+	dead := r.b.Consume(t, r.b.Topics.DeadLetters, 2, 20*time.Second)
+	if len(dead) != 2 {
+		t.Fatalf("%d dead letters, want 2", len(dead))
+	}
+	for _, m := range dead {
+		var dl ingest.DeadLetter
+		if err := json.Unmarshal(m.Value, &dl); err != nil {
+			t.Fatal(err)
+		}
+		if dl.SourceTopic != r.b.Topics.Accepted || !strings.Contains(dl.Reason, "not an accepted declaration") {
+			t.Errorf("dead letter %+v", dl)
+		}
 	}
 }

@@ -8,7 +8,10 @@ import (
 // Topics names the Kafka topics portguard reads and writes. Every message is JSON with a
 // "schema" field naming its kind and version.
 type Topics struct {
-	Declarations      string // electronic port → ingest
+	Declarations string // electronic port → ingest
+	// Accepted carries declarations an API instance validated and decided synchronously, from
+	// its outbox to the ingest stage that stores them (they are never decided again).
+	Accepted          string
 	Manifests         string // electronic port → ingest
 	Withdrawals       string // electronic port → ingest (撤单)
 	Decisions         string // targeting → electronic port, clearance, analytics
@@ -23,6 +26,7 @@ type Topics struct {
 func DefaultTopics() Topics {
 	return Topics{
 		Declarations:      "portguard.declarations",
+		Accepted:          "portguard.declarations.accepted",
 		Manifests:         "portguard.manifests",
 		Withdrawals:       "portguard.withdrawals",
 		Decisions:         "portguard.decisions",
@@ -38,6 +42,7 @@ func DefaultTopics() Topics {
 func (t Topics) WithPrefix(p string) Topics {
 	return Topics{
 		Declarations:      p + t.Declarations,
+		Accepted:          p + t.Accepted,
 		Manifests:         p + t.Manifests,
 		Withdrawals:       p + t.Withdrawals,
 		Decisions:         p + t.Decisions,
@@ -51,7 +56,7 @@ func (t Topics) WithPrefix(p string) Topics {
 
 // All lists the topic names.
 func (t Topics) All() []string {
-	return []string{t.Declarations, t.Manifests, t.Withdrawals, t.Decisions, t.InspectionResults, t.Releases, t.LabResults, t.Alerts, t.DeadLetters}
+	return []string{t.Declarations, t.Accepted, t.Manifests, t.Withdrawals, t.Decisions, t.InspectionResults, t.Releases, t.LabResults, t.Alerts, t.DeadLetters}
 }
 
 // Validate reports an empty or duplicated topic name.

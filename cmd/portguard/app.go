@@ -184,6 +184,11 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 
+	// A declaration decided over HTTP is journaled in the same outbox as its decision: durable
+	// before the answer, and stored by whichever instance runs the ingest stage.
+	a.intake.SetJournal(func(ctx context.Context, d *ingest.Declaration) error {
+		return a.outbox.Publish(ctx, ingest.Message{Topic: cfg.Topics.Accepted, Key: d.Number, Value: d})
+	})
 	a.intake.SetWithdrawalSink(withdrawals{a.clearance})
 	a.intake.SetRetargeter(retargeter{t: a.targeting, c: a.clearance})
 
@@ -293,6 +298,7 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	if a.stages.ingest {
 		consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
+		consume(a.cfg.Topics.Accepted, "portguard-ingest-accepted", a.intake.AcceptedHandler())
 		consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())
 		consume(a.cfg.Topics.Withdrawals, "portguard-ingest-withdrawals", a.intake.WithdrawalHandler())
 	}

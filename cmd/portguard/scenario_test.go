@@ -141,13 +141,19 @@ type servedProgram struct {
 
 func startScenarioProgram(t *testing.T, chAddr, db, users string, env map[string]string, policy targeting.Policy, extra ...string) *servedProgram {
 	t.Helper()
-	ctx := context.Background()
-	b := kafkatest.Start(t, 3)
 	cfg := analytics.DefaultConfig()
 	cfg.Addr, cfg.Database = chAddr, db
-	if err := migrate(ctx, cfg, slog.New(slog.DiscardHandler)); err != nil {
+	if err := migrate(context.Background(), cfg, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, kafkatest.Start(t, 3), chAddr, db, users, env, policy, "scenario", extra...)
+}
+
+// serveOn runs `portguard serve` (instance id, own data dir) on broker b and the migrated
+// ClickHouse database db until the test ends, and waits until it is ready.
+func serveOn(t *testing.T, b *kafkatest.Broker, chAddr, db, users string, env map[string]string, policy targeting.Policy, instance string, extra ...string) *servedProgram {
+	t.Helper()
+	ctx := context.Background()
 	dir := t.TempDir()
 	pf := filepath.Join(dir, "policy.json")
 	writeJSON(t, pf, policy)
@@ -158,7 +164,7 @@ func startScenarioProgram(t *testing.T, chAddr, db, users string, env map[string
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	args := []string{"serve", "--listen", listen, "--kafka-brokers", b.Addr, "--clickhouse", chAddr,
 		"--clickhouse-db", db, "--data-dir", filepath.Join(dir, "data"), "--users-file", users,
-		"--random-key", string(targeting.DevRandomKey), "--jobs-every", "0", "--instance-id", "scenario",
+		"--random-key", string(targeting.DevRandomKey), "--jobs-every", "0", "--instance-id", instance,
 		"--policy", pf}
 	args = append(args, extra...)
 	rctx, cancel := context.WithCancel(ctx)

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/segmentio/kafka-go"
+
 	"github.com/portguard/portguard/analytics/chserver"
 	"github.com/portguard/portguard/ingest"
 	"github.com/portguard/portguard/targeting"
@@ -70,6 +73,54 @@ func TestAnAPIOnlyInstanceDecidesButLeavesTheTopicsToOthers(t *testing.T) {
 	if _, ok := p.decision(t, viaKafka); ok {
 		t.Errorf("an API-only instance decided %s from the declarations topic", viaKafka.ID())
 	}
+
+	// The declaration it decided went, through its outbox, to the accepted topic — not to
+	// ClickHouse: storing is the ingest stage's work.
+	acc := p.broker.Consume(t, p.broker.Topics.Accepted, 1, 10*time.Second)
+	var journaled ingest.Declaration
+	if len(acc) != 1 || json.Unmarshal(acc[0].Value, &journaled) != nil || journaled.ID() != viaHTTP.ID() ||
+		len(journaled.Items) != len(viaHTTP.Items) {
+		t.Fatalf("accepted topic: %d messages, first %.200q; want %s with %d items", len(acc), firstValue(acc), viaHTTP.ID(), len(viaHTTP.Items))
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.Addr()}, Auth: clickhouse.Auth{Database: "stages"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stored := func() (n, items uint64) {
+		row := conn.QueryRow(context.Background(), "SELECT count(), sum(item_count) FROM declarations FINAL WHERE declaration_no = ? AND version = ?",
+			viaHTTP.Number, uint32(viaHTTP.Version))
+		if err := row.Scan(&n, &items); err != nil {
+			t.Fatal(err)
+		}
+		return n, items
+	}
+	if n, _ := stored(); n != 0 {
+		t.Fatalf("the API-only instance stored %s itself", viaHTTP.ID())
+	}
+
+	// An ingest instance on the same broker and database stores it once, and decides only
+	// what came on the declarations topic.
+	serveOn(t, p.broker, ch.Addr(), "stages", users, env, targeting.Policy{}, "ingest", "--stages", "ingest")
+	waitUntil(t, 30*time.Second, "the ingest instance stores the declaration decided over HTTP", func() bool {
+		n, items := stored()
+		return n == 1 && items == uint64(len(viaHTTP.Items))
+	})
+	got = p.broker.Consume(t, p.broker.Topics.Decisions, 3, 10*time.Second)
+	perNumber := map[string]int{}
+	for _, m := range got {
+		perNumber[string(m.Key)]++
+	}
+	if len(got) != 2 || perNumber[viaHTTP.Number] != 1 || perNumber[viaKafka.Number] != 1 {
+		t.Errorf("decisions topic per declaration: %v; want one each for %s (HTTP) and %s (Kafka)", perNumber, viaHTTP.Number, viaKafka.Number)
+	}
+}
+
+func firstValue(ms []kafka.Message) []byte {
+	if len(ms) == 0 {
+		return nil
+	}
+	return ms[0].Value
 }
 
 // decision asks the program for a declaration's decision.
