@@ -27,23 +27,7 @@ func TestADeclarationAnsweredOverHTTPSurvivesASIGKILL(t *testing.T) {
 		t.Skip("skipped: clickhouse-server not installed; ./deploy/test.sh installs it")
 	}
 	bin := portguardBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	srv, err := chserver.Start(ctx, chserver.Options{Dir: t.TempDir()})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	admin := chtest.MustOpen(t, srv.Addr(), "default")
-	defer admin.Close()
-	if err := admin.Exec(context.Background(), "CREATE DATABASE killhttp"); err != nil {
-		t.Fatal(err)
-	}
-	chArgs := []string{"--clickhouse", srv.Addr(), "--clickhouse-db", "killhttp"}
-	var migOut syncBuffer
-	if err := run(context.Background(), append([]string{"migrate"}, chArgs...), func(string) string { return "" }, &migOut, &migOut); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, migOut.String())
-	}
+	srv, chArgs := privateDatabase(t, "killhttp")
 	conn := chtest.MustOpen(t, srv.Addr(), "killhttp")
 	defer conn.Close()
 	b := kafkatest.Start(t, 3)

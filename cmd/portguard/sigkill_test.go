@@ -151,6 +151,30 @@ func groupCaughtUp(ctx context.Context, addr, group, topic string, partitions in
 	return true, nil
 }
 
+// privateDatabase starts a ClickHouse server of the test's own with database db migrated by
+// `portguard migrate`, and returns it and the serve flags that point at it.
+func privateDatabase(t *testing.T, db string) (*chserver.Server, []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	srv, err := chserver.Start(ctx, chserver.Options{Dir: t.TempDir()})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	admin := chtest.MustOpen(t, srv.Addr(), "default")
+	defer admin.Close()
+	if err := admin.Exec(context.Background(), "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	chArgs := []string{"--clickhouse", srv.Addr(), "--clickhouse-db", db}
+	var migOut syncBuffer
+	if err := run(context.Background(), append([]string{"migrate"}, chArgs...), func(string) string { return "" }, &migOut, &migOut); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, migOut.String())
+	}
+	return srv, chArgs
+}
+
 // TestSIGKILLMidStreamLosesAndDuplicatesNothing runs the real program (`portguard serve`, in a
 // process of its own) against
 // a broker and a ClickHouse of its own, streams several thousand synthetic declarations with a
@@ -166,24 +190,9 @@ func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 		t.Skip("skipped: clickhouse-server not installed; ./deploy/test.sh installs it")
 	}
 	bin := portguardBinary(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	srv, err := chserver.Start(ctx, chserver.Options{Dir: t.TempDir()})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv, chArgs := privateDatabase(t, "sigkill")
 	admin := chtest.MustOpen(t, srv.Addr(), "default")
 	defer admin.Close()
-	if err := admin.Exec(context.Background(), "CREATE DATABASE sigkill"); err != nil {
-		t.Fatal(err)
-	}
-	chArgs := []string{"--clickhouse", srv.Addr(), "--clickhouse-db", "sigkill"}
-	var migOut syncBuffer
-	if err := run(context.Background(), append([]string{"migrate"}, chArgs...), func(string) string { return "" }, &migOut, &migOut); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, migOut.String())
-	}
 	// No background merges on this private server: a ReplacingMergeTree merge would collapse a
 	// duplicate row and hide it from the raw counts this test checks.
 	if err := admin.Exec(context.Background(), "SYSTEM STOP MERGES"); err != nil {
