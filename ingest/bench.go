@@ -191,7 +191,7 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 	res.IntakeCPUMsPer1000 = per1000(processCPU() - cpu)
 	waitMerges(ctx, srv.Addr(), log)
 	res.IntakeServerCPUMsPer1000 = per1000(childrenCPU(server) - srvCPU)
-	res.BatchSize, res.LoadAverage, res.Cores = o.BatchSize, loadAverage(), runtime.GOMAXPROCS(0)
+	res.BatchSize, res.LoadAverage, res.Cores = o.BatchSize, LoadAverage(), runtime.GOMAXPROCS(0)
 	enc := json.NewEncoder(w)
 	return res, enc.Encode(res)
 }

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/portguard/portguard/ingest"
@@ -239,7 +237,7 @@ func BenchDecide(ctx context.Context, w io.Writer) (BenchResult, error) {
 	res.CPUP99us = float64(clat[samples*99/100]) / 1e3
 	res.RefP50us = float64(ref[samples/2].Nanoseconds()) / 1e3
 	res.RefP99us = float64(ref[samples*99/100].Nanoseconds()) / 1e3
-	res.LoadAverage, res.Cores = loadAverage(), runtime.NumCPU()
+	res.LoadAverage, res.Cores = ingest.LoadAverage(), runtime.NumCPU()
 	fmt.Fprintf(w, "latency: p50 %.1f µs, p99 %.1f µs (thread CPU: p50 %.1f µs, p99 %.1f µs); heap %d MB; load average %.2f on %d cores\n",
 		res.P50us, res.P99us, res.CPUP50us, res.CPUP99us, res.HeapBytes>>20, res.LoadAverage, res.Cores)
 	fmt.Fprintf(w, "machine reference: a fixed computation of the same median length, timed interleaved: p50 %.1f µs, p99 %.1f µs\n",
@@ -274,20 +272,6 @@ func calibrateReference(d time.Duration) int {
 		best = min(best, time.Since(t0))
 	}
 	return max(1, int(float64(probe)*float64(d)/float64(best)))
-}
-
-// loadAverage reads the one-minute load average (0 where /proc/loadavg does not exist).
-func loadAverage() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
 }
 
 // String is the JSON form, in the field order the issue specifies.
