@@ -23,6 +23,26 @@ import (
 )
 
 // startOwnClickHouse starts a private server this test may stop and restart.
+// ownStoreThatFailsFast starts a ClickHouse server of the test's own and opens a migrated
+// store on database db whose breaker opens at the first failure and retries after 300 ms, so
+// that a test can stop and restart the server mid-stream.
+func ownStoreThatFailsFast(t *testing.T, db string) (*chserver.Server, *analytics.Store) {
+	t.Helper()
+	srv := startOwnClickHouse(t)
+	cfg := analytics.DefaultConfig()
+	cfg.Addr, cfg.Database = srv.Addr(), db
+	cfg.DialTimeout, cfg.QueryTimeout, cfg.BreakerOpenFor, cfg.BreakerFailures = time.Second, 3*time.Second, 300*time.Millisecond, 1
+	store, err := analytics.Open(context.Background(), cfg, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return srv, store
+}
+
 func startOwnClickHouse(t *testing.T) *chserver.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -43,18 +63,7 @@ func startOwnClickHouse(t *testing.T) *chserver.Server {
 // offsets are committed; when it is back, the spool drains. At the end every valid declaration is
 // in ClickHouse exactly once (count and checksum) and every invalid one in dead letters.
 func TestClickHouseStoppedMidStreamLosesNothing(t *testing.T) {
-	srv := startOwnClickHouse(t)
-	cfg := analytics.DefaultConfig()
-	cfg.Addr, cfg.Database = srv.Addr(), "fault"
-	cfg.DialTimeout, cfg.QueryTimeout, cfg.BreakerOpenFor, cfg.BreakerFailures = time.Second, 3*time.Second, 300*time.Millisecond, 1
-	store, err := analytics.Open(context.Background(), cfg, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	srv, store := ownStoreThatFailsFast(t, "fault")
 
 	b := kafkatest.Start(t, 3)
 	prod := ingest.NewProducer([]string{b.Addr})

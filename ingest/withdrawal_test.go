@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/portguard/portguard/analytics"
 	"github.com/portguard/portguard/analytics/chtest"
 	"github.com/portguard/portguard/ingest"
 	"github.com/portguard/portguard/ingest/kafkatest"
@@ -20,18 +19,7 @@ import (
 // up, spooled while it is down (the handler still succeeds, so the offset may be committed) and
 // stored when the spool drains — and a redelivered withdrawal adds no row.
 func TestWithdrawalsAreStoredOnceAndSpooledWhileClickHouseIsDown(t *testing.T) {
-	srv := startOwnClickHouse(t)
-	cfg := analytics.DefaultConfig()
-	cfg.Addr, cfg.Database = srv.Addr(), "withdrawals"
-	cfg.DialTimeout, cfg.QueryTimeout, cfg.BreakerOpenFor, cfg.BreakerFailures = time.Second, 3*time.Second, 300*time.Millisecond, 1
-	store, err := analytics.Open(context.Background(), cfg, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	srv, store := ownStoreThatFailsFast(t, "withdrawals")
 	b := kafkatest.Start(t, 1)
 	prod := ingest.NewProducer([]string{b.Addr})
 	defer prod.Close()
