@@ -118,8 +118,13 @@ type scratch struct {
 	reasons    []reasonRef
 	feats      []featureRef
 	draw       *drawer
-	lastEnc    encoded // what the champion's encode returned, for the shadow
+	lastEnc    encoded  // what the champion's encode returned, for the shadow
+	hks        []uint64 // encode's profile key hashes
 }
+
+// headerKeys and itemKeys are how many profile keys encode reads for the header and for each
+// goods item.
+const headerKeys, itemKeys = 9, 6
 
 // Decide targets one declaration at time now. It never fails: with no rules and no labels it
 // still applies random control and the prior model.
@@ -573,7 +578,27 @@ func (e *Engine) encode(src profileSource, nm *norms, observe bool, d *ingest.De
 	for i := range sc.mean[:numProfileSlots] {
 		sc.mean[i], sc.n[i], sc.val[i], sc.val2[i] = 0, 0, "", ""
 	}
-	all := allFrom(src, nowU)
+	// Every profile key the declaration reads, hashed up front so that warm can overlap
+	// their cache misses: the header's, then six per item (see itemKeys).
+	hks := sc.hks[:0]
+	for _, k := range [...]pkey{{k: kAll}, {k: kImporter, a: imp}, {k: kDeclarant, a: d.Declarant}, {k: kConsignor, a: cp},
+		{k: kDeparture, a: d.DepartureCountry}, {k: kPort, a: d.Port}, {k: kTradeMode, a: d.TradeMode},
+		{k: kTransport, a: d.TransportMode}, {k: kDeclarantImporter, a: d.Declarant, b: imp}} {
+		hks = append(hks, src.hashOf(k))
+	}
+	for i := range d.Items {
+		it := &d.Items[i]
+		hs2, hs4, hs6 := prefix(it.HSCode, 2), prefix(it.HSCode, 4), prefix(it.HSCode, 6)
+		for _, k := range [itemKeys]pkey{{k: kHS2, a: hs2}, {k: kHS4, a: hs4}, {k: kHS6, a: hs6}, {k: kOrigin, a: it.OriginCountry},
+			{k: kImporterHS4, a: imp, b: hs4}, {k: kHS6Origin, a: hs6, b: it.OriginCountry}} {
+			hks = append(hks, src.hashOf(k))
+		}
+	}
+	sc.hks = hks
+	src.warm(hks)
+
+	h0, n0 := src.getHash(hks[0], nowU)
+	all := beta{a: globalPriorA + h0, b: globalPriorB + n0 - h0}
 	p0 := all.mean()
 	l0 := logit(p0)
 	ms, me := cfg.PriorStrength, cfg.EntityPriorStrength
@@ -585,16 +610,16 @@ func (e *Engine) encode(src profileSource, nm *norms, observe bool, d *ingest.De
 			sc.mean[i], sc.n[i], sc.val[i], sc.val2[i] = post.mean(), post.evidence(prior), a, b
 		}
 	}
-	bImp := posteriorFrom(src, pkey{k: kImporter, a: imp}, nowU, p0, me)
+	bImp := posteriorHash(src, hks[1], nowU, p0, me)
 	put(kImporter, imp, "", bImp, me, true)
-	bDecl := posteriorFrom(src, pkey{k: kDeclarant, a: d.Declarant}, nowU, p0, me)
+	bDecl := posteriorHash(src, hks[2], nowU, p0, me)
 	put(kDeclarant, d.Declarant, "", bDecl, me, true)
-	put(kConsignor, cp, "", posteriorFrom(src, pkey{k: kConsignor, a: cp}, nowU, p0, me), me, true)
-	put(kDeparture, d.DepartureCountry, "", posteriorFrom(src, pkey{k: kDeparture, a: d.DepartureCountry}, nowU, p0, ms), ms, true)
-	put(kPort, d.Port, "", posteriorFrom(src, pkey{k: kPort, a: d.Port}, nowU, p0, ms), ms, true)
-	put(kTradeMode, d.TradeMode, "", posteriorFrom(src, pkey{k: kTradeMode, a: d.TradeMode}, nowU, p0, ms), ms, true)
-	put(kTransport, d.TransportMode, "", posteriorFrom(src, pkey{k: kTransport, a: d.TransportMode}, nowU, p0, ms), ms, true)
-	put(kDeclarantImporter, d.Declarant, imp, posteriorFrom(src, pkey{k: kDeclarantImporter, a: d.Declarant, b: imp}, nowU, bDecl.mean(), me), me, true)
+	put(kConsignor, cp, "", posteriorHash(src, hks[3], nowU, p0, me), me, true)
+	put(kDeparture, d.DepartureCountry, "", posteriorHash(src, hks[4], nowU, p0, ms), ms, true)
+	put(kPort, d.Port, "", posteriorHash(src, hks[5], nowU, p0, ms), ms, true)
+	put(kTradeMode, d.TradeMode, "", posteriorHash(src, hks[6], nowU, p0, ms), ms, true)
+	put(kTransport, d.TransportMode, "", posteriorHash(src, hks[7], nowU, p0, ms), ms, true)
+	put(kDeclarantImporter, d.Declarant, imp, posteriorHash(src, hks[8], nowU, bDecl.mean(), me), me, true)
 
 	if cap(sc.ratios) < len(d.Items) {
 		sc.ratios = make([]float64, len(d.Items))
@@ -607,12 +632,13 @@ func (e *Engine) encode(src profileSource, nm *norms, observe bool, d *ingest.De
 		it := &d.Items[i]
 		hs := it.HSCode
 		hs2, hs4, hs6 := prefix(hs, 2), prefix(hs, 4), prefix(hs, 6)
-		b2 := posteriorFrom(src, pkey{k: kHS2, a: hs2}, nowU, p0, ms)
-		b4 := posteriorFrom(src, pkey{k: kHS4, a: hs4}, nowU, b2.mean(), ms)
-		b6 := posteriorFrom(src, pkey{k: kHS6, a: hs6}, nowU, b4.mean(), ms)
-		bo := posteriorFrom(src, pkey{k: kOrigin, a: it.OriginCountry}, nowU, p0, ms)
-		bih := posteriorFrom(src, pkey{k: kImporterHS4, a: imp, b: hs4}, nowU, bImp.mean(), me)
-		bho := posteriorFrom(src, pkey{k: kHS6Origin, a: hs6, b: it.OriginCountry}, nowU, b6.mean(), ms)
+		ih := hks[headerKeys+itemKeys*i:]
+		b2 := posteriorHash(src, ih[0], nowU, p0, ms)
+		b4 := posteriorHash(src, ih[1], nowU, b2.mean(), ms)
+		b6 := posteriorHash(src, ih[2], nowU, b4.mean(), ms)
+		bo := posteriorHash(src, ih[3], nowU, p0, ms)
+		bih := posteriorHash(src, ih[4], nowU, bImp.mean(), me)
+		bho := posteriorHash(src, ih[5], nowU, b6.mean(), ms)
 		put(kHS2, hs2, "", b2, ms, false)
 		put(kHS4, hs4, "", b4, ms, false)
 		put(kHS6, hs6, "", b6, ms, false)

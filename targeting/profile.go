@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"strings"
+	"sync/atomic"
 )
 
 // kind is a profiled attribute: each value of each kind has its own Beta posterior of the hit
@@ -171,6 +172,28 @@ func (p *profiles) get(key pkey, now int64) (h, n float64) {
 	return p.getHash(hashKey(p.seed, key), now)
 }
 
+func (p *profiles) hashOf(key pkey) uint64 { return hashKey(p.seed, key) }
+
+// warmSink keeps the compiler from dropping warm's loads.
+var warmSink atomic.Uint64
+
+// warm loads the first probed slot of every key in hks before any of them is read for real.
+// A decision reads ~25 profiles, most of them cache misses in tables of a million
+// enterprises; read one after another, each miss waits for the one before (~100 ns each).
+// These loads depend on nothing but the hashes, so the processor overlaps their misses, and
+// the lookups that follow find the lines in cache.
+func (p *profiles) warm(hks []uint64) {
+	var s uint64
+	for _, hk := range hks {
+		if t := p.shard(hk).tab.Load(); t != nil && len(t.slots) > 0 {
+			s += t.slots[homeN(fixKey(hk), len(t.slots))].key.Load()
+		}
+	}
+	if s == 1 { // practically never; a store the compiler must keep, off the common path
+		warmSink.Store(s)
+	}
+}
+
 func (p *profiles) getHash(hk uint64, now int64) (h, n float64) {
 	st, ok := p.shard(hk).get(hk)
 	if !ok {
@@ -244,11 +267,22 @@ func (b beta) evidence(prior float64) float64 { return b.a + b.b - prior }
 // view that leaves out the labels of the example being encoded.
 type profileSource interface {
 	get(key pkey, now int64) (h, n float64)
+	// hashOf is key's hash, under which getHash finds it.
+	hashOf(key pkey) uint64
+	getHash(hk uint64, now int64) (h, n float64)
+	// warm touches the slots of hks so that their cache misses overlap (see profiles.warm).
+	warm(hks []uint64)
 }
 
 // posteriorFrom shrinks the sums of key toward the parent mean with strength m.
 func posteriorFrom(src profileSource, key pkey, now int64, parent, m float64) beta {
 	h, n := src.get(key, now)
+	return beta{a: m*parent + h, b: m*(1-parent) + (n - h)}
+}
+
+// posteriorHash is posteriorFrom for a key already hashed.
+func posteriorHash(src profileSource, hk uint64, now int64, parent, m float64) beta {
+	h, n := src.getHash(hk, now)
 	return beta{a: m*parent + h, b: m*(1-parent) + (n - h)}
 }
 
@@ -261,9 +295,21 @@ func allFrom(src profileSource, now int64) beta {
 type oofView struct{ full, fold *profiles }
 
 func (v oofView) get(key pkey, now int64) (h, n float64) {
-	hf, nf := v.full.get(key, now)
-	hk, nk := v.fold.get(key, now)
-	return max(hf-hk, 0), max(nf-nk, 0)
+	return v.getHash(v.hashOf(key), now)
+}
+
+// hashOf relies on the folds sharing the full store's seed (Fit sets it).
+func (v oofView) hashOf(key pkey) uint64 { return hashKey(v.full.seed, key) }
+
+func (v oofView) getHash(hk uint64, now int64) (h, n float64) {
+	hf, nf := v.full.getHash(hk, now)
+	hk2, nk := v.fold.getHash(hk, now)
+	return max(hf-hk2, 0), max(nf-nk, 0)
+}
+
+func (v oofView) warm(hks []uint64) {
+	v.full.warm(hks)
+	v.fold.warm(hks)
 }
 
 func logit(p float64) float64 {

@@ -371,6 +371,14 @@ func appendPostings(s []posting, ord int32, pcs []posting) []posting {
 type matcher struct {
 	stamps []uint32
 	gen    uint32
+	found  []hsFound
+	touch  int32 // keeps match's warming loads
+}
+
+// hsFound is a listing found under one of an item's HS prefixes.
+type hsFound struct {
+	ps   []posting
+	item int
 }
 
 func (m *matcher) reset(n int) {
@@ -402,25 +410,36 @@ func (ix *ruleIndex) match(in *ruleInput, now time.Time, m *matcher, out []*comp
 			}
 		}
 	}
+	// The HS listings of every item are looked up first and tried after: the lookups depend on
+	// nothing but the codes, so their cache misses overlap instead of each waiting for the
+	// evaluation of the rules found before it.
+	found := m.found[:0]
 	for i := range d.Items {
-		if len(ix.hsLens) > 0 {
-			hs := d.Items[i].HSCode
-			var v uint64
-			next := 0 // index into hsLens
-			for l := 1; l <= len(hs) && next < len(ix.hsLens); l++ {
-				c := hs[l-1]
-				if c < '0' || c > '9' {
-					break // rule prefixes are digits: no longer prefix can match
-				}
-				v = v*10 + uint64(c-'0')
-				if l == ix.hsLens[next] {
-					next++
-					if ps, _ := ix.hs.get(hsKey(v, l)); len(ps) > 0 {
-						out = ix.try(ps, in, i, nowN, m, out)
-					}
+		if len(ix.hsLens) == 0 {
+			break
+		}
+		hs := d.Items[i].HSCode
+		var v uint64
+		next := 0 // index into hsLens
+		for l := 1; l <= len(hs) && next < len(ix.hsLens); l++ {
+			c := hs[l-1]
+			if c < '0' || c > '9' {
+				break // rule prefixes are digits: no longer prefix can match
+			}
+			v = v*10 + uint64(c-'0')
+			if l == ix.hsLens[next] {
+				next++
+				if ps, _ := ix.hs.get(hsKey(v, l)); len(ps) > 0 {
+					found = append(found, hsFound{ps: ps, item: i})
 				}
 			}
 		}
+	}
+	m.found = found
+	for _, f := range found {
+		out = ix.try(f.ps, in, f.item, nowN, m, out)
+	}
+	for i := range d.Items {
 		for _, f := range ix.eqItem {
 			if v, ok := strValue(in, i, f.f, f.name); ok {
 				if ps := ix.eq[ixKey{f: f.f, name: f.name, v: v}]; len(ps) > 0 {
