@@ -23,6 +23,10 @@ type backlog[T any] struct {
 	gauge   func(int)
 	log     *slog.Logger
 	dropped int
+	// linger is how long a round waits for a full batch before taking what is queued (0: no
+	// wait): fewer, larger writes where each write has a fixed cost (a ClickHouse insert is a
+	// new part to merge).
+	linger time.Duration
 }
 
 func newBacklog[T any](max, batch int, work func(context.Context, []T) ([]T, error), gauge func(int), log *slog.Logger) *backlog[T] {
@@ -60,6 +64,14 @@ func (b *backlog[T]) loop() {
 	wait := 100 * time.Millisecond
 	for {
 		b.mu.Lock()
+		if b.linger > 0 && len(b.items) < b.batch && !b.closed {
+			b.mu.Unlock()
+			select {
+			case <-b.stop:
+			case <-time.After(b.linger):
+			}
+			b.mu.Lock()
+		}
 		if len(b.items) == 0 || b.closed {
 			b.running = false
 			b.idle.Broadcast()
