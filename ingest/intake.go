@@ -153,11 +153,13 @@ func (in *Intake) SetWithdrawalSink(w WithdrawalSink) { in.withdrawals = w }
 // one, late manifests only update the join state.
 func (in *Intake) SetRetargeter(r Retargeter) { in.retarget = r }
 
-// Journal makes a declaration accepted by Submit durable before Submit returns, on its way to
-// the stage that stores it: an API instance's outbox to the accepted-declarations topic, which
-// AcceptedHandler reads. The answer to an HTTP client then never outruns the disk, and API
-// instances need not write to ClickHouse on the request path.
-type Journal func(ctx context.Context, d *Declaration) error
+// Journal makes a declaration accepted by Submit durable, on its way to the stage that stores
+// it: an API instance's outbox to the accepted-declarations topic, which AcceptedHandler reads.
+// The answer to an HTTP client then never outruns the disk, and API instances need not write to
+// ClickHouse on the request path. A Journal returns once d is queued, in order before whatever
+// the caller journals next; durable waits until it is on disk (or says why it is not). Admit's
+// caller so journals the declaration and its decision with one wait for the disk.
+type Journal func(ctx context.Context, d *Declaration) (durable func(context.Context) error, err error)
 
 // SetJournal makes Submit hand accepted declarations to j instead of queueing them for this
 // intake's own batched store. Call before serving.
@@ -183,6 +185,18 @@ type Submission struct {
 	Stale bool
 	// Withdrawn: the declaration was withdrawn (撤单); stored for the record only.
 	Withdrawn bool
+
+	durable func(context.Context) error // nil: nothing to wait for
+}
+
+// Durable waits until the declaration is on disk in the journal; at once when there is no
+// journal or nothing was journaled (a duplicate). When it fails the declaration is forgotten,
+// so that the sender's retry is not taken for a duplicate.
+func (s Submission) Durable(ctx context.Context) error {
+	if s.durable == nil {
+		return nil
+	}
+	return s.durable(ctx)
 }
 
 // Submit is the synchronous HTTP path: validate and normalize raw, join the manifest when it is
@@ -198,6 +212,21 @@ func (in *Intake) Submit(ctx context.Context, raw []byte) (*Declaration, error) 
 // SubmitInfo is Submit that also says whether the declaration was a duplicate, stale or
 // withdrawn.
 func (in *Intake) SubmitInfo(ctx context.Context, raw []byte) (Submission, error) {
+	s, err := in.Admit(ctx, raw)
+	if err == nil {
+		err = s.Durable(ctx)
+	}
+	if err != nil {
+		return Submission{}, err
+	}
+	return s, nil
+}
+
+// Admit is SubmitInfo that returns as soon as the declaration is queued in the journal, before
+// it is on disk: the caller decides it, journals the decision behind it, and then calls
+// Durable, so that one wait for the disk covers both. The declaration must not be answered for
+// before Durable returns nil.
+func (in *Intake) Admit(ctx context.Context, raw []byte) (Submission, error) {
 	in.m.consumed.WithLabelValues("declaration").Inc()
 	d, err := in.v.Declaration(raw)
 	if err != nil {
@@ -225,11 +254,21 @@ func (in *Intake) SubmitInfo(ctx context.Context, raw []byte) (Submission, error
 		in.m.stale.WithLabelValues("declaration").Inc()
 	}
 	if in.journal != nil {
-		if err := in.journal(ctx, d); err != nil {
+		forget := func(err error) error {
 			in.mu.Lock()
 			in.seen.del(d.ID())
 			in.mu.Unlock()
-			return Submission{}, fmt.Errorf("ingest: journal declaration %s: %w", d.ID(), err)
+			return fmt.Errorf("ingest: journal declaration %s: %w", d.ID(), err)
+		}
+		durable, err := in.journal(ctx, d)
+		if err != nil {
+			return Submission{}, forget(err)
+		}
+		sub.durable = func(ctx context.Context) error {
+			if err := durable(ctx); err != nil {
+				return forget(err)
+			}
+			return nil
 		}
 		return sub, nil
 	}

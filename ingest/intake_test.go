@@ -440,17 +440,34 @@ func TestSubmitJournalsAndTheAcceptedTopicIsStoredNeverDecidedAgain(t *testing.T
 	r := newRig(t, nil)
 	ctx := context.Background()
 	journaled := 0
-	failNext := true
-	r.in.SetJournal(func(ctx context.Context, d *ingest.Declaration) error {
-		if failNext {
-			failNext = false
-			return errors.New("disk full")
+	failures := []string{"journal closed", "disk full"} // refused at once, then at the commit
+	r.in.SetJournal(func(ctx context.Context, d *ingest.Declaration) (func(context.Context) error, error) {
+		if len(failures) == 2 {
+			failures = failures[1:]
+			return nil, errors.New("journal closed")
+		}
+		if len(failures) == 1 {
+			failures = nil
+			return func(context.Context) error { return errors.New("disk full") }, nil
 		}
 		journaled++
-		return r.prod.Publish(ctx, ingest.Message{Topic: r.b.Topics.Accepted, Key: d.Number, Value: d})
+		err := r.prod.Publish(ctx, ingest.Message{Topic: r.b.Topics.Accepted, Key: d.Number, Value: d})
+		return func(context.Context) error { return err }, nil
 	})
-	if _, err := r.in.Submit(ctx, declarationJSON(t, 1, 1, "")); err == nil || !strings.Contains(err.Error(), "disk full") {
-		t.Fatalf("a journal failure: err = %v, want it reported", err)
+	for _, want := range []string{"journal closed", "disk full"} {
+		if _, err := r.in.Submit(ctx, declarationJSON(t, 1, 1, "")); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("a journal failure: err = %v, want %q reported", err, want)
+		}
+	}
+	// Admit returns before the journal has it on disk; Durable reports the failure, and the
+	// declaration is forgotten then (the retry below is not a duplicate).
+	failures = []string{"disk full"}
+	sub, err := r.in.Admit(ctx, declarationJSON(t, 1, 1, ""))
+	if err != nil {
+		t.Fatalf("Admit: %v (the journal fails only at the commit)", err)
+	}
+	if err := sub.Durable(ctx); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Durable: err = %v, want the commit's failure", err)
 	}
 	var want []string
 	items := 0

@@ -70,31 +70,60 @@ func OpenOutbox(dir string, pub Publisher, log *slog.Logger) (*Outbox, error) {
 // Publish returns once msgs are durable in the local journal; Run sends them to Kafka. It fails
 // only if a value cannot be encoded, the local disk fails, or ctx ends first.
 func (o *Outbox) Publish(ctx context.Context, msgs ...Message) error {
+	durable, err := o.Enqueue(ctx, msgs...)
+	if err != nil {
+		return err
+	}
+	return durable(ctx)
+}
+
+// Enqueue is Publish without the wait: it returns once msgs are queued for the next commit, in
+// order after everything enqueued before and before everything enqueued after, and durable
+// waits for that commit. A caller journaling two things in turn (a declaration, then its
+// decision) thus waits for the disk once: when the second is durable, the first was committed
+// in the same write or an earlier one, and its durable returns at once.
+func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) (durable func(context.Context) error, err error) {
 	if len(msgs) == 0 {
-		return nil
+		return func(context.Context) error { return nil }, nil
 	}
 	// Encode here, in the caller's goroutine: concurrent publishers encode in parallel and the
 	// commit loop, which every publisher waits for, only writes and fsyncs.
 	framed, err := frameOutbox(nil, msgs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r := outboxReq{framed: framed, n: len(msgs), err: make(chan error, 1)}
 	select {
 	case o.reqs <- r:
 	case <-o.stop:
-		return errors.New("ingest: outbox is closed")
+		return nil, errors.New("ingest: outbox is closed")
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	select {
-	case err := <-r.err:
-		return err
-	case <-ctx.Done():
-		// The commit may still happen; the message would then be sent, which is harmless
-		// (consumers are idempotent) — but the caller is told it may not have been.
-		return ctx.Err()
-	}
+	var (
+		once   bool
+		result error
+	)
+	return func(ctx context.Context) error {
+		if once {
+			return result
+		}
+		select { // a commit that happened wins over a context that ended
+		case result = <-r.err:
+			once = true
+			return result
+		default:
+		}
+		select {
+		case result = <-r.err:
+			once = true
+			return result
+		case <-ctx.Done():
+			// The commit may still happen; the message would then be sent, which is harmless
+			// (consumers are idempotent) — but the caller is told it may not have been.
+			return ctx.Err()
+		}
+	}, nil
 }
 
 // jsonAppender is a value with a hand-written JSON encoder (a *targeting.Decision, a

@@ -159,3 +159,78 @@ func TestOutboxEncodesEveryValueFormFaithfully(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxEnqueueKeepsOrderSoOneWaitCoversTwo: what a caller enqueues before publishing is
+// committed no later than what it publishes — the HTTP path journals a declaration, decides,
+// publishes the decision and only then asks whether the declaration is on disk, which must
+// then be known without waiting — and the journal forwards them in that order.
+func TestOutboxEnqueueKeepsOrderSoOneWaitCoversTwo(t *testing.T) {
+	b := kafkatest.Start(t, 1)
+	dir := t.TempDir()
+	p := ingest.NewProducer([]string{b.Addr})
+	defer p.Close()
+	o, err := ingest.OpenOutbox(dir, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ctx := context.Background()
+	const n = 300
+	var wg sync.WaitGroup
+	for g := range 8 { // concurrent pairs, as from concurrent requests
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += 8 {
+				first, err := o.Enqueue(ctx, ingest.Message{Topic: b.Topics.Decisions, Key: "k", Value: map[string]any{"i": i, "part": "declaration"}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := o.Publish(ctx, ingest.Message{Topic: b.Topics.Decisions, Key: "k", Value: map[string]any{"i": i, "part": "decision"}}); err != nil {
+					t.Error(err)
+					return
+				}
+				done, cancel := context.WithCancel(ctx)
+				cancel() // the first must be known to be committed: no waiting allowed
+				if err := first(done); err != nil {
+					t.Errorf("pair %d: the first message is not known committed after the second: %v", i, err)
+				}
+				if err := first(done); err != nil { // asked again, the same answer
+					t.Errorf("pair %d: asked twice: %v", i, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := o.Pending(); got != 2*n {
+		t.Fatalf("pending %d, want %d", got, 2*n)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- o.Run(rctx) }()
+	got := b.Consume(t, b.Topics.Decisions, 2*n, 20*time.Second)
+	stop()
+	<-ran
+	seenDecl := map[int]bool{}
+	for _, m := range got {
+		var v struct {
+			I    int
+			Part string
+		}
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		switch v.Part {
+		case "declaration":
+			seenDecl[v.I] = true
+		case "decision":
+			if !seenDecl[v.I] {
+				t.Fatalf("pair %d: the decision was forwarded before the declaration enqueued ahead of it", v.I)
+			}
+		}
+	}
+	if len(seenDecl) != n {
+		t.Fatalf("%d declarations forwarded, want %d", len(seenDecl), n)
+	}
+}

@@ -29,16 +29,27 @@ func (s *server) postDecision(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	decl, err := s.deps.Intake.Submit(ctx, raw)
+	sub, err := s.deps.Intake.Admit(ctx, raw)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	decl := sub.Declaration
 	if d, ok := s.deps.Targeting.Decision(decl.Number, decl.Version); ok {
+		if err := sub.Durable(ctx); err != nil {
+			s.fail(c, err)
+			return
+		}
 		s.writeDecision(c, http.StatusOK, &d)
 		return
 	}
+	// Deciding journals the decision behind the declaration, so waiting for the declaration
+	// afterwards costs no second wait for the disk.
 	d, err := s.deps.Targeting.Decide(ctx, decl)
+	if derr := sub.Durable(ctx); derr != nil {
+		s.fail(c, derr)
+		return
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -131,9 +131,10 @@ func (c Config) Validate() error {
 
 // Intake accepts one declaration message. *ingest.Intake implements it.
 type Intake interface {
-	// Submit validates, normalizes and stores raw (one declaration JSON message) and returns
-	// the declaration. Bad input returns *ingest.ValidationError listing every problem.
-	Submit(ctx context.Context, raw []byte) (*ingest.Declaration, error)
+	// Admit validates, normalizes and journals raw (one declaration JSON message) and returns
+	// the declaration; its Durable says when the journal has it on disk, which must come before
+	// the answer. Bad input returns *ingest.ValidationError listing every problem.
+	Admit(ctx context.Context, raw []byte) (ingest.Submission, error)
 }
 
 // Targeting decides. *targeting.Service implements it.

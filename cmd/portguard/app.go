@@ -186,8 +186,8 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (a *app, err e
 
 	// A declaration decided over HTTP is journaled in the same outbox as its decision: durable
 	// before the answer, and stored by whichever instance runs the ingest stage.
-	a.intake.SetJournal(func(ctx context.Context, d *ingest.Declaration) error {
-		return a.outbox.Publish(ctx, ingest.Message{Topic: cfg.Topics.Accepted, Key: d.Number, Value: d})
+	a.intake.SetJournal(func(ctx context.Context, d *ingest.Declaration) (func(context.Context) error, error) {
+		return a.outbox.Enqueue(ctx, ingest.Message{Topic: cfg.Topics.Accepted, Key: d.Number, Value: d})
 	})
 	a.intake.SetWithdrawalSink(withdrawals{a.clearance})
 	a.intake.SetRetargeter(retargeter{t: a.targeting, c: a.clearance})
