@@ -62,6 +62,16 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 			}
 		}()
 	}
+	if prof := env("PORTGUARD_MEMPROFILE"); prof != "" {
+		// What allocates (go tool pprof -sample_index=alloc_space): the garbage collector's
+		// work is proportional to it.
+		defer func() {
+			if pf, err := os.Create(prof); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(pf, 0)
+				pf.Close()
+			}
+		}()
+	}
 	res, err := kinds[args[0]](ctx, rest, env, stderr)
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", args[0], err)
