@@ -53,7 +53,9 @@ func analystRuleTurnsADeclarationRed(t *testing.T, ctx context.Context) {
 	screenshot(t, ctx, "rule-editor-zh")
 	step(t, ctx, "create the draft", chromedp.Click(chromedp.CSS("#rule-save")))
 	step(t, ctx, "see the draft R2", chromedp.Poll[bool](`location.hash === '#/rule/R2' && document.querySelector('#rule-state').dataset.state === 'draft'`))
-	step(t, ctx, "submit it", chromedp.Click(chromedp.CSS("#rule-submit")))
+	// The lifecycle buttons are rebuilt by every render of the rule page, and saving a draft
+	// renders it twice (the new address, then the saved rule): click from inside the page.
+	step(t, ctx, "submit it", clickNow("#rule-submit:not([disabled])"))
 	step(t, ctx, "see it pending", chromedp.Poll[bool](`document.querySelector('#rule-state').dataset.state === 'pending'`))
 	if disabled := step(t, ctx, "check the approve button", chromedp.Evaluate[bool](`document.querySelector('#rule-approve').disabled`)); !disabled {
 		t.Errorf("the author is offered to approve her own rule")
@@ -69,7 +71,7 @@ func analystRuleTurnsADeclarationRed(t *testing.T, ctx context.Context) {
 	step(t, ctx, "wait for the pending rules", settled("view-rules", `document.querySelector('[data-testid="rules-tab-pending"]').classList.contains('active')`))
 	step(t, ctx, "open R2", clickNow(`#rules-body tr[data-rule-id="R2"]`))
 	step(t, ctx, "see the approve button enabled", chromedp.Poll[bool](`!!document.querySelector('#rule-approve') && !document.querySelector('#rule-approve').disabled`))
-	step(t, ctx, "approve", chromedp.Click(chromedp.CSS("#rule-approve")))
+	step(t, ctx, "approve", clickNow("#rule-approve:not([disabled])"))
 	step(t, ctx, "see it active", chromedp.Poll[bool](`document.querySelector('#rule-state').dataset.state === 'active'`))
 	sentence := step(t, ctx, "read the conditions", chromedp.Text(chromedp.CSS("#rule-sentence")))
 	if sentence != "商品编码以 0804 开头 且 原产国属于 VN、TH" {
