@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -132,9 +133,20 @@ type jsonAppender interface {
 	AppendJSON(b []byte) ([]byte, error)
 }
 
+// recBufs are frameOutbox's scratch buffers for one record: a declaration or a decision is a
+// few kilobytes, which grown from nothing cost a dozen allocations each.
+var recBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
 // frameOutbox appends the journal lines of msgs to dst.
 func frameOutbox(dst []byte, msgs []Message) ([]byte, error) {
-	var rec []byte
+	rp := recBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*rp) <= 1<<20 { // a huge message's buffer is not kept
+			recBufs.Put(rp)
+		}
+	}()
+	rec := (*rp)[:0]
+	defer func() { *rp = rec[:0] }()
 	for _, m := range msgs {
 		rec = append(rec[:0], `{"t":`...)
 		rec = appendJSONString(rec, m.Topic)
@@ -167,6 +179,7 @@ func frameOutbox(dst []byte, msgs []Message) ([]byte, error) {
 			rec = appendCompact(rec, v)
 		}
 		rec = append(rec, '}')
+		dst = slices.Grow(dst, frameLen(outboxKind, rec))
 		dst = appendFrame(dst, outboxKind, rec)
 	}
 	return dst, nil

@@ -39,3 +39,14 @@ func FuzzReadOutboxRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestFrameLenIsWhatAppendFrameAppends: frameOutbox sizes its output with frameLen.
+func TestFrameLenIsWhatAppendFrameAppends(t *testing.T) {
+	for _, c := range []string{"", "{}", `{"t":"x","k":"","v":{"a":"中文"}}`} {
+		for _, kind := range []string{outboxKind, "declaration"} {
+			if got, want := len(appendFrame(nil, kind, []byte(c))), frameLen(kind, []byte(c)); got != want {
+				t.Errorf("frame of %q (%s): %d bytes, frameLen says %d", c, kind, got, want)
+			}
+		}
+	}
+}

@@ -128,6 +128,9 @@ func checkKind(kind string) error {
 // appendFrame appends one journal line for a compact, single-line JSON record: the framing is
 // done by callers, outside the lock, so that concurrent appenders encode in parallel and only the
 // write and the fsync are serialized.
+// frameLen is how many bytes appendFrame appends.
+func frameLen(kind string, compact []byte) int { return 8 + 1 + len(kind) + 1 + len(compact) + 1 }
+
 func appendFrame(dst []byte, kind string, compact []byte) []byte {
 	h := crc32.Update(0, castagnoli, []byte(kind))
 	h = crc32.Update(h, castagnoli, compact)

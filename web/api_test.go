@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -313,5 +314,39 @@ func TestSchemasAreServed(t *testing.T) {
 	}
 	if w := do(t, h, request{method: "GET", path: "/v1/schemas/nope"}); w.Code != 404 {
 		t.Errorf("unknown schema: %d", w.Code)
+	}
+}
+
+// TestADecisionBodyIsReadWhetherOrNotItsLengthIsSaid: POST /v1/decisions reads a body sized by
+// its Content-Length into one buffer, and a body without one (chunked) as before; either way a
+// body over the limit is 413 and one at the limit is decided.
+func TestADecisionBodyIsReadWhetherOrNotItsLengthIsSaid(t *testing.T) {
+	body := goldenDeclaration(t, "222920260000099811")
+	cfg := testConfig()
+	cfg.MaxBodyBytes = int64(len(body))
+	r := newRig(t, cfg)
+	post := func(body string, chunked bool) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/v1/decisions", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+testKey(RoleSystem))
+		if chunked {
+			req.ContentLength = -1
+		}
+		w := httptest.NewRecorder()
+		r.handler.ServeHTTP(w, req)
+		return w
+	}
+	if w := post(body, false); w.Code != http.StatusCreated {
+		t.Fatalf("at the limit, with its length: %d %s", w.Code, w.Body.String())
+	}
+	second := goldenDeclaration(t, "222920260000099812")
+	if w := post(second, true); w.Code != http.StatusCreated {
+		t.Fatalf("at the limit, chunked: %d %s", w.Code, w.Body.String())
+	}
+	over := strings.Replace(goldenDeclaration(t, "222920260000099813"), "{", "{ ", 1)
+	for _, chunked := range []bool{false, true} {
+		if w := post(over, chunked); w.Code != http.StatusRequestEntityTooLarge || errorOf(t, w).Code != "too_large" {
+			t.Errorf("one byte over the limit (chunked %v): %d %s", chunked, w.Code, w.Body.String())
+		}
 	}
 }

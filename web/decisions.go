@@ -92,7 +92,16 @@ func (s *server) readJSON(c *gin.Context) ([]byte, error) {
 	if err := requireJSON(c); err != nil {
 		return nil, err
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	var raw []byte
+	var err error
+	if n := c.Request.ContentLength; n > 0 && n <= s.cfg.MaxBodyBytes {
+		// Sized by the header: one allocation instead of io.ReadAll's growing from 512 bytes.
+		// The extra byte lets the read that finds EOF not grow it.
+		raw, err = readAllInto(make([]byte, 0, n+1), body)
+	} else {
+		raw, err = io.ReadAll(body)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -101,6 +110,23 @@ func (s *server) readJSON(c *gin.Context) ([]byte, error) {
 		return nil, errBadJSON.with(err)
 	}
 	return raw, nil
+}
+
+// readAllInto is io.ReadAll appending to b.
+func readAllInto(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // bindJSON decodes a JSON request body into dst with gin's ShouldBindJSON (never BindJSON,
