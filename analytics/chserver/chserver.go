@@ -117,9 +117,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	} else {
 		s.cmd.Stdout, s.cmd.Stderr = s.errOut, s.errOut
 	}
-	// Own process group, so that a Ctrl-C to portguard dev reaches us first and we stop the
-	// server in order rather than having it killed mid-write.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	s.cmd.SysProcAttr = childProcAttr()
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("chserver: start %s: %w", bin, err)
 	}
