@@ -12,17 +12,24 @@ import (
 	"github.com/portguard/portguard/ingest/kafkatest"
 )
 
-func TestOutboxPublishIsDurableBeforeKafkaAndForwardsLater(t *testing.T) {
-	b := kafkatest.Start(t, 3)
-	dir := t.TempDir()
-	p := ingest.NewProducer([]string{b.Addr})
-	defer p.Close()
-
-	// First process: 200 concurrent publishes, then it "dies" before forwarding anything.
+// openTestOutbox opens an outbox in dir that forwards to addr; the test closes it.
+func openTestOutbox(t *testing.T, addr, dir string) *ingest.Outbox {
+	t.Helper()
+	p := ingest.NewProducer([]string{addr})
+	t.Cleanup(func() { p.Close() })
 	o, err := ingest.OpenOutbox(dir, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return o
+}
+
+func TestOutboxPublishIsDurableBeforeKafkaAndForwardsLater(t *testing.T) {
+	b := kafkatest.Start(t, 3)
+	dir := t.TempDir()
+
+	// First process: 200 concurrent publishes, then it "dies" before forwarding anything.
+	o := openTestOutbox(t, b.Addr, dir)
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Add(1)
@@ -45,10 +52,7 @@ func TestOutboxPublishIsDurableBeforeKafkaAndForwardsLater(t *testing.T) {
 	}
 
 	// Second process on the same directory forwards every message exactly as journaled.
-	o2, err := ingest.OpenOutbox(dir, p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o2 := openTestOutbox(t, b.Addr, dir)
 	defer o2.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -79,12 +83,7 @@ func TestOutboxKeepsMessagesWhileKafkaIsDown(t *testing.T) {
 	b := kafkatest.Start(t, 1)
 	addr := b.Addr
 	b.Cluster.Close() // Kafka is down from the start.
-	p := ingest.NewProducer([]string{addr})
-	defer p.Close()
-	o, err := ingest.OpenOutbox(t.TempDir(), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := openTestOutbox(t, addr, t.TempDir())
 	defer o.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -166,13 +165,7 @@ func TestOutboxEncodesEveryValueFormFaithfully(t *testing.T) {
 // then be known without waiting — and the journal forwards them in that order.
 func TestOutboxEnqueueKeepsOrderSoOneWaitCoversTwo(t *testing.T) {
 	b := kafkatest.Start(t, 1)
-	dir := t.TempDir()
-	p := ingest.NewProducer([]string{b.Addr})
-	defer p.Close()
-	o, err := ingest.OpenOutbox(dir, p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := openTestOutbox(t, b.Addr, t.TempDir())
 	defer o.Close()
 	ctx := context.Background()
 	const n = 300
