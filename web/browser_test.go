@@ -188,6 +188,10 @@ func TestConsole(t *testing.T) {
 		t.Parallel() // own browser context and own rig: the waits overlap
 		analystBacktestsADraft(t, b.tab(t))
 	})
+	t.Run("a revised decision's task says which revision it is and what it replaced", func(t *testing.T) {
+		t.Parallel() // own browser context and own rig: the waits overlap
+		revisedDecisionShowsWhyTheChannelMoved(t, b.tab(t))
+	})
 	t.Run("the HQ dashboard shows the numbers ClickHouse holds", func(t *testing.T) {
 		t.Parallel() // own browser context and own rig: the waits overlap
 		hqDashboardShowsClickHouseNumbers(t, b.tab(t))

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -194,4 +195,53 @@ func overrideReviewedAndTrail(t *testing.T, ctx context.Context) {
 		}
 	}
 	screenshot(t, ctx, "supervisor-task-zh")
+}
+
+// revisedDecisionShowsWhyTheChannelMoved: a RED that revised a GREEN held for its manifest (as
+// targeting publishes it on the decisions topic when the cross-check finds a discrepancy) is
+// marked in the officer's queue, and its task page says which revision it is and what it was.
+// A first decision shows neither.
+func revisedDecisionShowsWhyTheChannelMoved(t *testing.T, ctx context.Context) {
+	r := newRig(t, testConfig())
+	first, srv := openTask(t, r, "222920260000099601")
+	res := r.decide(t, goldenDeclaration(t, "222920260000099601")) // answered again from the cache
+	var rev targeting.Decision
+	if err := json.Unmarshal(res.body, &rev); err != nil || rev.Channel != targeting.Red {
+		t.Fatalf("the rig's RED decision: %v %s", err, res.body)
+	}
+	rev.DeclarationNo = "222920260000099602"
+	rev.Revision, rev.RevisedFrom = 1, targeting.Green
+	prod := ingest.NewProducer([]string{r.broker.Addr})
+	defer prod.Close()
+	if err := prod.Publish(ctx, ingest.Message{Topic: r.broker.Topics.Decisions, Key: rev.DeclarationNo, Value: &rev}); err != nil {
+		t.Fatal(err)
+	}
+	revised := ingest.DeclarationID(rev.DeclarationNo, rev.Version)
+	r.waitTask(t, revised)
+
+	step(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/console/"))
+	consoleLogin(t, ctx, rigOfficer, rigPassword, "#view-queue")
+	row := func(id string) string { return `#queue-body tr[data-task-id="` + id + `"]` }
+	step(t, ctx, "see both tasks", chromedp.WaitVisible(chromedp.CSS(row(revised))))
+	step(t, ctx, "see the first task", chromedp.WaitVisible(chromedp.CSS(row(first))))
+	if tag := step(t, ctx, "read the revised tag", chromedp.Text(chromedp.CSS(row(revised)+` [data-testid="queue-revised"]`))); tag != "改判" {
+		t.Errorf("revised tag = %q", tag)
+	}
+	if n := step(t, ctx, "count tags on the first", chromedp.Evaluate[int](`document.querySelectorAll('`+row(first)+` [data-testid="queue-revised"]').length`)); n != 0 {
+		t.Errorf("a first decision is marked revised")
+	}
+	step(t, ctx, "open the revised task", clickNow(row(revised)))
+	// The page renders the task, then again when its declaration and trail arrive: read the
+	// fact from inside the page once it is there.
+	text := step(t, ctx, "read the revision", chromedp.Poll[string](`(() => { const e = document.querySelector('#task-facts [data-testid="task-revision"]'); return e && e.textContent; })()`))
+	if !strings.Contains(text, "第 1 次改判") || !strings.Contains(text, "绿色") {
+		t.Errorf("revision fact = %q, want the revision number and the channel it replaced", text)
+	}
+	screenshot(t, ctx, "task-revised-zh")
+	step(t, ctx, "back to the queue", chromedp.Navigate(srv.URL+"/console/#/queue"))
+	step(t, ctx, "open the first task", clickNow(row(first)))
+	step(t, ctx, "see its facts", chromedp.Poll[bool](`document.querySelector('#task-number').textContent.startsWith('222920260000099601')`))
+	if n := step(t, ctx, "look for a revision fact", chromedp.Evaluate[int](`document.querySelectorAll('#task-facts [data-testid="task-revision"]').length`)); n != 0 {
+		t.Errorf("a first decision's task shows a revision")
+	}
 }

@@ -50,7 +50,8 @@
         el("td", { class: "num", text: String(task.priority || 0) }),
         el("td", {}, el("span", { class: "mono", text: task.declaration_no }),
           task.decl_version > 1 ? el("span", { class: "muted", text: " v" + task.decl_version }) : null),
-        el("td", {}, channelBadge(task.channel)),
+        el("td", {}, channelBadge(task.channel),
+          d.revision > 0 ? el("span", { class: "tag tag-yellow revised-tag", text: t("task.revisedTag"), "data-testid": "queue-revised" }) : null),
         el("td", { text: t("action." + task.action) }),
         el("td", {}, reasons),
         el("td", { text: task.officer || t("task.unassigned") }),
@@ -131,6 +132,13 @@
     fact(facts, t("col.age"), age(task.created_at));
     fact(facts, t("col.due"), fmtTime(task.due_at));
     if (task.reason) fact(facts, t("task.lastReason"), reasonText(task.reason), "task-reason-note");
+    // A RED or YELLOW that replaced an earlier decision (a GREEN held for its manifest, revised
+    // when the cross-check found a discrepancy) says so: the officer sees why the channel moved.
+    if (d.revision > 0) {
+      fact(facts, t("task.revision"), t("task.revisedFrom").replace("{n}", String(d.revision))
+        .replace("{from}", t("channel." + (d.revised_from || "GREEN"))), "task-revision");
+    }
+    if (d.degraded) fact(facts, t("task.degraded"), t("task.degradedText"), "task-degraded");
 
     const reasons = $("task-reasons");
     reasons.replaceChildren();
