@@ -125,6 +125,12 @@ func clickNow(css string) chromedp.Action[bool] {
 	return chromedp.Poll[bool](`(() => { const e = document.querySelector(` + strconv.Quote(css) + `); if (!e) return false; e.click(); return true; })()`)
 }
 
+// textNow waits until an element matching css has text and returns it, read from inside the
+// page: a page that renders again cannot replace the node between chromedp.Text's round trips.
+func textNow(css string) chromedp.Action[string] {
+	return chromedp.Poll[string](`(() => { const e = document.querySelector(` + strconv.Quote(css) + `); return e && e.textContent; })()`)
+}
+
 // consoleLogout logs out with the top bar button.
 func consoleLogout(tb testing.TB, ctx context.Context) {
 	tb.Helper()

@@ -211,6 +211,7 @@ func revisedDecisionShowsWhyTheChannelMoved(t *testing.T, ctx context.Context) {
 	}
 	rev.DeclarationNo = "222920260000099602"
 	rev.Revision, rev.RevisedFrom = 1, targeting.Green
+	rev.Degraded = true // decided while ClickHouse was unreachable: the officer is told
 	prod := ingest.NewProducer([]string{r.broker.Addr})
 	defer prod.Close()
 	if err := prod.Publish(ctx, ingest.Message{Topic: r.broker.Topics.Decisions, Key: rev.DeclarationNo, Value: &rev}); err != nil {
@@ -224,24 +225,26 @@ func revisedDecisionShowsWhyTheChannelMoved(t *testing.T, ctx context.Context) {
 	row := func(id string) string { return `#queue-body tr[data-task-id="` + id + `"]` }
 	step(t, ctx, "see both tasks", chromedp.WaitVisible(chromedp.CSS(row(revised))))
 	step(t, ctx, "see the first task", chromedp.WaitVisible(chromedp.CSS(row(first))))
-	if tag := step(t, ctx, "read the revised tag", chromedp.Text(chromedp.CSS(row(revised)+` [data-testid="queue-revised"]`))); tag != "改判" {
+	if tag := step(t, ctx, "read the revised tag", textNow(row(revised)+` [data-testid="queue-revised"]`)); tag != "改判" {
 		t.Errorf("revised tag = %q", tag)
 	}
 	if n := step(t, ctx, "count tags on the first", chromedp.Evaluate[int](`document.querySelectorAll('`+row(first)+` [data-testid="queue-revised"]').length`)); n != 0 {
 		t.Errorf("a first decision is marked revised")
 	}
 	step(t, ctx, "open the revised task", clickNow(row(revised)))
-	// The page renders the task, then again when its declaration and trail arrive: read the
-	// fact from inside the page once it is there.
-	text := step(t, ctx, "read the revision", chromedp.Poll[string](`(() => { const e = document.querySelector('#task-facts [data-testid="task-revision"]'); return e && e.textContent; })()`))
+	// The page renders the task, then again when its declaration and trail arrive.
+	text := step(t, ctx, "read the revision", textNow(`#task-facts [data-testid="task-revision"]`))
 	if !strings.Contains(text, "第 1 次改判") || !strings.Contains(text, "绿色") {
 		t.Errorf("revision fact = %q, want the revision number and the channel it replaced", text)
+	}
+	if d := step(t, ctx, "read the degraded fact", textNow(`#task-facts [data-testid="task-degraded"]`)); !strings.Contains(d, "历史数据不可用") {
+		t.Errorf("degraded fact = %q", d)
 	}
 	screenshot(t, ctx, "task-revised-zh")
 	step(t, ctx, "back to the queue", chromedp.Navigate(srv.URL+"/console/#/queue"))
 	step(t, ctx, "open the first task", clickNow(row(first)))
 	step(t, ctx, "see its facts", chromedp.Poll[bool](`document.querySelector('#task-number').textContent.startsWith('222920260000099601')`))
-	if n := step(t, ctx, "look for a revision fact", chromedp.Evaluate[int](`document.querySelectorAll('#task-facts [data-testid="task-revision"]').length`)); n != 0 {
-		t.Errorf("a first decision's task shows a revision")
+	if n := step(t, ctx, "look for revision and degraded facts", chromedp.Evaluate[int](`document.querySelectorAll('#task-facts [data-testid="task-revision"], #task-facts [data-testid="task-degraded"]').length`)); n != 0 {
+		t.Errorf("a first, normal decision's task shows a revision or degraded fact")
 	}
 }
