@@ -145,25 +145,25 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 	// Raw Kafka: a consumer group that only fetches and commits.
 	log.Info("raw kafka run")
 	var n atomic.Int64
-	cpu := processCPU()
+	cpu := ProcessCPU()
 	elapsed, err := benchConsume(ctx, brokers, topics.Declarations, "bench-raw", o.BatchSize, o.Declarations, &n,
 		func(ctx context.Context, batch []kafka.Message) error { n.Add(int64(len(batch))); return nil })
 	if err != nil {
 		return res, err
 	}
 	res.RawKafkaPerS = float64(o.Declarations) / elapsed.Seconds()
-	res.RawKafkaCPUMsPer1000 = per1000(processCPU() - cpu)
+	res.RawKafkaCPUMsPer1000 = per1000(ProcessCPU() - cpu)
 
 	// Raw ClickHouse: the same number of rows through clickhouse-go batches.
 	log.Info("raw clickhouse run")
-	cpu, srvCPU := processCPU(), childrenCPU(server)
+	cpu, srvCPU := ProcessCPU(), ChildrenCPU(server)
 	if res.RawClickHouseRowsPerS, err = benchRawClickHouse(ctx, srv.Addr(), values, o.BatchSize); err != nil {
 		return res, err
 	}
-	res.RawClickHouseCPUMsPer1000 = per1000(processCPU() - cpu)
+	res.RawClickHouseCPUMsPer1000 = per1000(ProcessCPU() - cpu)
 	// Its background merges would otherwise run during the intake run.
 	waitMerges(ctx, srv.Addr(), log)
-	res.RawClickHouseServerMsPer1000 = per1000(childrenCPU(server) - srvCPU)
+	res.RawClickHouseServerMsPer1000 = per1000(ChildrenCPU(server) - srvCPU)
 
 	// The pipeline.
 	log.Info("intake run")
@@ -178,7 +178,7 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 		return res, err
 	}
 	defer in.Close()
-	cpu, srvCPU = processCPU(), childrenCPU(server)
+	cpu, srvCPU = ProcessCPU(), ChildrenCPU(server)
 	elapsed, err = benchConsume(ctx, brokers, topics.Declarations, "bench-intake", o.BatchSize, o.Declarations, &handed, in.Handler())
 	if err != nil {
 		return res, err
@@ -188,9 +188,9 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) (BenchResult, error
 	}
 	res.DeclarationsPerS = float64(o.Declarations) / elapsed.Seconds()
 	res.Ratio = res.DeclarationsPerS / min(res.RawKafkaPerS, res.RawClickHouseRowsPerS)
-	res.IntakeCPUMsPer1000 = per1000(processCPU() - cpu)
+	res.IntakeCPUMsPer1000 = per1000(ProcessCPU() - cpu)
 	waitMerges(ctx, srv.Addr(), log)
-	res.IntakeServerCPUMsPer1000 = per1000(childrenCPU(server) - srvCPU)
+	res.IntakeServerCPUMsPer1000 = per1000(ChildrenCPU(server) - srvCPU)
 	res.BatchSize, res.LoadAverage, res.Cores = o.BatchSize, LoadAverage(), runtime.GOMAXPROCS(0)
 	enc := json.NewEncoder(w)
 	return res, enc.Encode(res)

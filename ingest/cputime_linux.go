@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// processCPU is the CPU time this process has used (user + system).
-func processCPU() time.Duration {
+// ProcessCPU is the CPU time this process has used (user + system).
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -18,10 +18,10 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// childrenCPU is the CPU time used so far by the running child processes whose command name
+// ChildrenCPU is the CPU time used so far by the running child processes whose command name
 // contains name (the benchmark's clickhouse-server): read from /proc, since a running child is
 // not in RUSAGE_CHILDREN.
-func childrenCPU(name string) time.Duration {
+func ChildrenCPU(name string) time.Duration {
 	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
 	me := os.Getpid()
 	var total time.Duration

@@ -38,6 +38,16 @@ type httpBenchResult struct {
 	BaseP50ms   float64 `json:"baseline_p50_ms"`
 	BaseP99ms   float64 `json:"baseline_p99_ms"`
 	Ratio       float64 `json:"ratio"` // rps / baseline_rps
+	// CPU time per request, noisy machines' steadier measure: CPUus is this process (the
+	// program, its stand-in broker and the load generator), ClickHouseCPUus its ClickHouse
+	// server, BaseCPUus the bare run's process (handler and load generator). CPURatio is
+	// BaseCPUus / (CPUus + ClickHouseCPUus): the throughput ratio the two would have on cores
+	// they had to themselves and kept busy.
+	CPUus           float64 `json:"cpu_us_per_request"`
+	ClickHouseCPUus float64 `json:"clickhouse_cpu_us_per_request"`
+	BaseCPUus       float64 `json:"baseline_cpu_us_per_request"`
+	CPURatio        float64 `json:"cpu_ratio"`
+	LoadAverage     float64 `json:"load_average"`
 	// Stages are the program's background stages during the run (see serve --stages): by
 	// default none, an API instance as a port runs it in front of the electronic-port systems,
 	// with the stages that store, clear and record on other instances; "all" measures one
@@ -147,17 +157,22 @@ func benchHTTP(ctx context.Context, args []string, env func(string) string, stde
 		return nil, fmt.Errorf("no request succeeded (%d errors; first: %v)", full.errors, full.firstErr)
 	}
 	r := httpBenchResult{Connections: *conns, Requests: len(bodies), RPS: full.rps, P50ms: full.p50, P99ms: full.p99,
-		Errors: full.errors, BaselineRPS: base.rps, BaseP50ms: base.p50, BaseP99ms: base.p99, Stages: *stagesFlag}
+		Errors: full.errors, BaselineRPS: base.rps, BaseP50ms: base.p50, BaseP99ms: base.p99, Stages: *stagesFlag,
+		CPUus: full.cpuUs, ClickHouseCPUus: full.chCPUUs, BaseCPUus: base.cpuUs, LoadAverage: ingest.LoadAverage()}
 	if base.rps > 0 {
 		r.Ratio = full.rps / base.rps
+	}
+	if c := full.cpuUs + full.chCPUUs; c > 0 {
+		r.CPURatio = base.cpuUs / c
 	}
 	return r, nil
 }
 
 type loadResult struct {
-	rps, p50, p99 float64
-	ok, errors    int
-	firstErr      error
+	rps, p50, p99  float64
+	cpuUs, chCPUUs float64 // CPU time per request: this process, and its clickhouse-server
+	ok, errors     int
+	firstErr       error
 }
 
 // loadHTTP posts every body once from conns workers over keep-alive connections and measures
@@ -171,7 +186,7 @@ func loadHTTP(ctx context.Context, url, key string, bodies [][]byte, conns int) 
 	var mu sync.Mutex
 	var res loadResult
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu0, ch0 := time.Now(), ingest.ProcessCPU(), ingest.ChildrenCPU("clickhouse")
 	for range conns {
 		wg.Add(1)
 		go func() {
@@ -210,6 +225,10 @@ func loadHTTP(ctx context.Context, url, key string, bodies [][]byte, conns int) 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if n := float64(len(bodies)); n > 0 {
+		res.cpuUs = float64(ingest.ProcessCPU()-cpu0) / 1e3 / n
+		res.chCPUUs = float64(ingest.ChildrenCPU("clickhouse")-ch0) / 1e3 / n
+	}
 	okLat := lat[:0:0]
 	for _, l := range lat {
 		if l > 0 {
