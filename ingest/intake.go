@@ -93,6 +93,7 @@ type Intake struct {
 	manifests *bounded[timed[*Manifest]]      // bill of lading → latest manifest
 	pending   *bounded[timed[[]*Declaration]] // bill of lading → forwarded declarations awaiting their manifest
 	seenMf    *bounded[struct{}]              // manifest content hashes already processed
+	seenJoin  *bounded[struct{}]              // … already joined by JoinHandler
 	deadSent  *bounded[struct{}]              // topic/partition/offset already dead-lettered
 
 	queue   chan *Declaration // Submit → writer
@@ -131,6 +132,7 @@ func NewIntake(cfg Config, v *Validator, store Store, sink Sink, dlq Publisher, 
 		manifests: newBounded[timed[*Manifest]](cfg.DedupEntries / 10),
 		pending:   newBounded[timed[[]*Declaration]](cfg.DedupEntries / 10),
 		seenMf:    newBounded[struct{}](cfg.DedupEntries / 10),
+		seenJoin:  newBounded[struct{}](cfg.DedupEntries / 10),
 		deadSent:  newBounded[struct{}](cfg.DedupEntries / 10),
 		queue:     make(chan *Declaration, cfg.QueueSize),
 	}
@@ -358,8 +360,30 @@ func (in *Intake) handleAccepted(ctx context.Context, batch []kafka.Message) err
 // Handler returns the handler for the declarations topic.
 func (in *Intake) Handler() Handler { return in.handleDeclarations }
 
-// ManifestHandler returns the handler for the manifests topic.
-func (in *Intake) ManifestHandler() Handler { return in.handleManifests }
+// ManifestHandler returns the handler for the manifests topic that does everything: dead-letters
+// bad manifests, stores the good ones and joins them (ManifestStoreHandler and JoinHandler at
+// once), for a process that is the only one reading manifests.
+func (in *Intake) ManifestHandler() Handler {
+	return func(ctx context.Context, b []kafka.Message) error { return in.handleManifests(ctx, b, true, true) }
+}
+
+// ManifestStoreHandler returns the ingest stage's handler for the manifests topic, read in the
+// stage's shared consumer group: it dead-letters bad manifests and stores the good ones once,
+// but joins nothing — JoinHandler does that on every instance.
+func (in *Intake) ManifestStoreHandler() Handler {
+	return func(ctx context.Context, b []kafka.Message) error { return in.handleManifests(ctx, b, true, false) }
+}
+
+// JoinHandler returns the handler every instance runs on the manifests topic in a consumer
+// group of its own: the manifest join state is per process, and a declaration may be decided on
+// any instance — over HTTP on an API-only instance, or from whichever partition of the
+// declarations topic an ingest instance holds — while its manifest lands on another. Each
+// instance so sees every manifest: it joins declarations that come after it, and re-targets the
+// GREEN decisions it made that wait for it. It stores nothing and skips what it cannot read
+// (ManifestStoreHandler dead-letters that).
+func (in *Intake) JoinHandler() Handler {
+	return func(ctx context.Context, b []kafka.Message) error { return in.handleManifests(ctx, b, false, true) }
+}
 
 // WithdrawalHandler returns the handler for the withdrawals topic.
 func (in *Intake) WithdrawalHandler() Handler { return in.handleWithdrawals }
@@ -514,10 +538,15 @@ func (in *Intake) validateAll(batch []kafka.Message) []decoded {
 	return out
 }
 
-func (in *Intake) handleManifests(ctx context.Context, batch []kafka.Message) error {
+func (in *Intake) handleManifests(ctx context.Context, batch []kafka.Message, store, join bool) error {
 	start := time.Now()
 	const kind = "manifest"
-	in.m.consumed.WithLabelValues(kind).Add(float64(len(batch)))
+	seen := in.seenMf
+	if !store {
+		seen = in.seenJoin // the store handler in this process keeps its own
+	} else {
+		in.m.consumed.WithLabelValues(kind).Add(float64(len(batch)))
+	}
 	var (
 		dead   []Message
 		fresh  []*Manifest
@@ -528,14 +557,20 @@ func (in *Intake) handleManifests(ctx context.Context, batch []kafka.Message) er
 	for i := range batch {
 		m, err := in.v.Manifest(batch[i].Value)
 		if err != nil {
-			in.m.countInvalid(kind, err)
-			dead = append(dead, in.deadLetter(&batch[i], err))
+			if store {
+				in.m.countInvalid(kind, err)
+				dead = append(dead, in.deadLetter(&batch[i], err))
+			}
 			continue
 		}
-		in.m.valid.WithLabelValues(kind).Inc()
+		if store {
+			in.m.valid.WithLabelValues(kind).Inc()
+		}
 		h := manifestHash(m)
-		if _, dup := in.seenMf.get(h); dup || inBatch[h] {
-			in.m.duplicates.WithLabelValues(kind).Inc()
+		if _, dup := seen.get(h); dup || inBatch[h] {
+			if store {
+				in.m.duplicates.WithLabelValues(kind).Inc()
+			}
 			continue
 		}
 		inBatch[h] = true
@@ -544,41 +579,49 @@ func (in *Intake) handleManifests(ctx context.Context, batch []kafka.Message) er
 	}
 	in.mu.Unlock()
 
-	if err := in.publishDead(ctx, kind, dead); err != nil {
-		return err
-	}
-	if err := in.storeManifests(ctx, fresh); err != nil {
-		return err
-	}
-	now := in.cfg.Now()
-	for _, m := range fresh {
-		in.mu.Lock()
-		in.manifests.put(m.BillOfLading, timed[*Manifest]{v: m, at: now})
-		t, ok := in.pending.get(m.BillOfLading)
-		in.mu.Unlock()
-		if !ok || now.Sub(t.at) > in.cfg.JoinWindow {
-			continue
+	if store {
+		if err := in.publishDead(ctx, kind, dead); err != nil {
+			return err
 		}
-		for _, d := range t.v {
-			upd := *d
-			upd.Check = ComputeCrossCheck(&upd, m)
-			if in.retarget != nil {
-				if err := in.retarget.Retarget(ctx, &upd); err != nil {
-					return fmt.Errorf("ingest: retarget %s after its manifest: %w", d.ID(), err)
-				}
-				in.m.retargeted.Inc()
+		if err := in.storeManifests(ctx, fresh); err != nil {
+			return err
+		}
+	}
+	if join {
+		now := in.cfg.Now()
+		for _, m := range fresh {
+			in.mu.Lock()
+			in.manifests.put(m.BillOfLading, timed[*Manifest]{v: m, at: now})
+			t, ok := in.pending.get(m.BillOfLading)
+			in.mu.Unlock()
+			if !ok || now.Sub(t.at) > in.cfg.JoinWindow {
+				continue
 			}
+			for _, d := range t.v {
+				upd := *d
+				upd.Check = ComputeCrossCheck(&upd, m)
+				if in.retarget != nil {
+					if err := in.retarget.Retarget(ctx, &upd); err != nil {
+						return fmt.Errorf("ingest: retarget %s after its manifest: %w", d.ID(), err)
+					}
+					in.m.retargeted.Inc()
+				}
+			}
+			in.mu.Lock()
+			in.pending.del(m.BillOfLading)
+			in.mu.Unlock()
 		}
-		in.mu.Lock()
-		in.pending.del(m.BillOfLading)
-		in.mu.Unlock()
 	}
 	in.mu.Lock()
 	for _, h := range hashes {
-		in.seenMf.put(h, struct{}{})
+		seen.put(h, struct{}{})
 	}
 	in.mu.Unlock()
-	in.m.batch.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	if store {
+		in.m.batch.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	} else {
+		in.m.consumed.WithLabelValues("manifest_join").Add(float64(len(batch))) // counted once joined
+	}
 	return nil
 }
 

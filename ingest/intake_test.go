@@ -397,6 +397,53 @@ func TestManifestJoinInEitherOrder(t *testing.T) {
 	}
 }
 
+// TestTheStoreAndJoinHandlersSplitTheWork: the ingest stage's shared-group handler stores and
+// dead-letters manifests but joins nothing; the per-instance JoinHandler joins and re-targets but
+// stores and dead-letters nothing — so that every instance can run it without storing a
+// manifest once per instance.
+func TestTheStoreAndJoinHandlersSplitTheWork(t *testing.T) {
+	r := newRig(t, func(c *ingest.Config) { c.JoinWindow = 72 * time.Hour })
+	ctx := context.Background()
+	if err := r.in.Handler()(ctx, msgs(r.b.Topics.Declarations, declarationJSON(t, 21, 1, "BLS"))); err != nil {
+		t.Fatal(err)
+	}
+	bad := []byte(`{"schema":"portguard.manifest/v1"}`)
+
+	if err := r.in.ManifestStoreHandler()(ctx, msgs(r.b.Topics.Manifests, manifestJSON(t, "BLS", 30000), bad)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.sink.retarget) != 0 {
+		t.Fatalf("the store handler re-targeted %+v", r.sink.retarget)
+	}
+	if d, err := r.in.Submit(ctx, declarationJSON(t, 22, 1, "BLS")); err != nil || d.Check.Joined {
+		t.Fatalf("the store handler's manifest joined a later declaration: %+v, %v", d, err)
+	}
+	dead := r.b.Consume(t, r.b.Topics.DeadLetters, 2, 3*time.Second)
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters from the store handler, want 1", len(dead))
+	}
+
+	// The same messages through JoinHandler (as another consumer group reads them).
+	if err := r.in.JoinHandler()(ctx, msgs(r.b.Topics.Manifests, manifestJSON(t, "BLS", 30000), bad)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.sink.retarget) != 2 || !r.sink.retarget[0].Check.Joined {
+		t.Fatalf("the join handler re-targeted %+v, want both declarations waiting for BLS, joined", r.sink.retarget)
+	}
+	if d, err := r.in.Submit(ctx, declarationJSON(t, 23, 1, "BLS")); err != nil || !d.Check.Joined {
+		t.Fatalf("a declaration after the joined manifest: %+v, %v; want it joined", d, err)
+	}
+	if more := r.b.Consume(t, r.b.Topics.DeadLetters, 2, 2*time.Second); len(more) != 1 {
+		t.Errorf("%d dead letters in all, want the store handler's one only", len(more))
+	}
+	if err := r.in.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.db.Count(t, "manifests", ""); n != 1 {
+		t.Errorf("%d manifest rows stored, want 1 (the join handler stores nothing)", n)
+	}
+}
+
 func TestSubmitIsIdempotentAndStoresInTheBackground(t *testing.T) {
 	r := newRig(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())

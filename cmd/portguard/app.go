@@ -299,9 +299,13 @@ func (a *app) Run(ctx context.Context) error {
 	if a.stages.ingest {
 		consume(a.cfg.Topics.Declarations, "portguard-ingest", a.intake.Handler())
 		consume(a.cfg.Topics.Accepted, "portguard-ingest-accepted", a.intake.AcceptedHandler())
-		consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestHandler())
+		consume(a.cfg.Topics.Manifests, "portguard-ingest-manifests", a.intake.ManifestStoreHandler())
 		consume(a.cfg.Topics.Withdrawals, "portguard-ingest-withdrawals", a.intake.WithdrawalHandler())
 	}
+	// Every instance joins every manifest (its own consumer group): the declaration it decides,
+	// over HTTP or from its partitions of the declarations topic, may have its manifest on any
+	// partition, read by any ingest instance.
+	consume(a.cfg.Topics.Manifests, "portguard-join-"+a.cfg.InstanceID, a.intake.JoinHandler())
 	// Every instance learns from every result (its own consumer group), whatever it decides on.
 	consume(a.cfg.Topics.InspectionResults, "portguard-targeting-"+a.cfg.InstanceID, a.targeting.FeedbackHandler())
 	if a.stages.recorder {

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/portguard/portguard/analytics/chserver"
 	"github.com/portguard/portguard/ingest"
+	"github.com/portguard/portguard/ingest/synth"
 	"github.com/portguard/portguard/targeting"
 )
 
@@ -138,4 +141,107 @@ func (p *servedProgram) decision(t *testing.T, d *ingest.Declaration) (targeting
 		return dec, false
 	}
 	return dec, json.NewDecoder(resp.Body).Decode(&dec) == nil
+}
+
+// TestAnAPIOnlyInstanceJoinsEveryManifestItself: the manifest join state is per process, so an
+// API-only instance reads the manifests topic in a consumer group of its own. A manifest that
+// came first is cross-checked with a declaration posted to it afterwards (a weight-mismatch rule
+// then sends it RED), and a GREEN it decided before its manifest is revised when the manifest
+// comes. Before, API-only instances read no manifests: the first was decided GREEN "awaiting its
+// manifest" and the second never revised — held by clearance for the whole join window.
+func TestAnAPIOnlyInstanceJoinsEveryManifestItself(t *testing.T) {
+	if _, err := chserver.Installed(); err != nil && os.Getenv("CI") != "true" {
+		t.Skip("skipped: clickhouse-server not installed; ./deploy/test.sh installs it")
+	}
+	ch, err := chserver.Start(context.Background(), chserver.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Stop() })
+	users := filepath.Join(t.TempDir(), "users.json")
+	writeJSON(t, users, map[string]any{
+		"users": []map[string]any{
+			{"name": "analyst1", "roles": []string{"risk_analyst"}, "password_env": "PW"},
+			{"name": "analyst2", "roles": []string{"risk_analyst"}, "password_env": "PW"},
+			{"name": "supervisor1", "roles": []string{"supervisor", "officer"}, "port": "3101", "password_env": "PW"},
+		},
+		"api_keys": []map[string]any{{"name": "sw", "roles": []string{"system"}, "key_env": "KEY"}},
+	})
+	env := map[string]string{"PW": "joins-password-1", "KEY": "joins-api-key-0123456789"}
+	p := startScenarioProgram(t, ch.Addr(), "joins", users, env, targeting.Policy{}, "--stages", "none")
+	dev := 0.2
+	p.putRules(t, targeting.Scenario{Rules: []targeting.ScenarioRule{{ValidFrom: "-1h", Rule: targeting.Rule{
+		ID: "W1", Title: "舱单毛重不符", ReasonZH: "毛重与舱单不符", ReasonEN: "gross weight differs from the manifest",
+		When: targeting.Expr{Field: "weight_deviation", Op: targeting.OpAbove, Min: &dev}, Action: targeting.ActionPhysical, Percent: 100}}}})
+
+	g := synth.New(synth.Config{Seed: 23, Start: time.Now().UTC().Add(-time.Hour)})
+	var sea []synth.Sample
+	for len(sea) < 40 {
+		if s := g.Next(); s.Manifest != nil && s.Decl.BillOfLading != "" {
+			sea = append(sea, s)
+		}
+	}
+	heavy := func(s synth.Sample) []byte {
+		m := *s.Manifest
+		m.GrossWeightKg *= 1.6
+		b, _ := json.Marshal(&m)
+		return b
+	}
+	joined := func() float64 { return p.metric(t, `portguard_ingest_consumed_total{kind="manifest_join"} `) }
+
+	// A manifest first, then its declaration over HTTP: cross-checked, so the rule fires.
+	p.broker.Produce(t, p.broker.Topics.Manifests, [][]byte{heavy(sea[0])}, nil)
+	waitUntil(t, 30*time.Second, "the API-only instance reads the manifest", func() bool { return joined() >= 1 })
+	d, err := p.postDecision(sea[0].Decl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.AwaitingManifest || d.Channel != targeting.Red || len(d.RulesFired) == 0 || d.RulesFired[0].ID != "W1" {
+		t.Fatalf("a declaration whose manifest came first: %s, awaiting manifest %v, rules %+v; want RED by W1",
+			d.Channel, d.AwaitingManifest, d.RulesFired)
+	}
+
+	// A declaration first, decided GREEN awaiting its manifest; the manifest revises it.
+	var held *synth.Sample
+	for i := 1; i < len(sea) && held == nil; i++ {
+		d, err := p.postDecision(sea[i].Decl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Channel == targeting.Green && d.AwaitingManifest {
+			held = &sea[i]
+		}
+	}
+	if held == nil {
+		t.Fatalf("none of %d sea-cargo declarations was decided GREEN awaiting its manifest", len(sea)-1)
+	}
+	p.broker.Produce(t, p.broker.Topics.Manifests, [][]byte{heavy(*held)}, nil)
+	var rev targeting.Decision
+	waitUntil(t, 30*time.Second, "the held GREEN is revised", func() bool {
+		var ok bool
+		rev, ok = p.decision(t, held.Decl)
+		return ok && rev.Revision > 0
+	})
+	if rev.Channel != targeting.Red || rev.RevisedFrom != targeting.Green {
+		t.Errorf("revision %d: %s from %s; want RED from GREEN", rev.Revision, rev.Channel, rev.RevisedFrom)
+	}
+}
+
+// metric reads one sample from the program's /metrics: the value after the line prefix (name
+// and labels), 0 when absent.
+func (p *servedProgram) metric(t *testing.T, prefix string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v
+		}
+	}
+	return 0
 }
