@@ -550,6 +550,7 @@ func (in *Intake) handleManifests(ctx context.Context, batch []kafka.Message, st
 	var (
 		dead   []Message
 		fresh  []*Manifest
+		sent   []time.Time // when each fresh manifest was written to the topic
 		hashes []string
 	)
 	in.mu.Lock()
@@ -575,6 +576,7 @@ func (in *Intake) handleManifests(ctx context.Context, batch []kafka.Message, st
 		}
 		inBatch[h] = true
 		fresh = append(fresh, m)
+		sent = append(sent, batch[i].Time)
 		hashes = append(hashes, h)
 	}
 	in.mu.Unlock()
@@ -589,9 +591,15 @@ func (in *Intake) handleManifests(ctx context.Context, batch []kafka.Message, st
 	}
 	if join {
 		now := in.cfg.Now()
-		for _, m := range fresh {
+		for i, m := range fresh {
+			// A manifest is as old as its message: a new instance's join group reads the topic
+			// from its start, and a manifest of last week must not join as if it came today.
+			at := now
+			if t := sent[i]; !t.IsZero() && t.Before(now) {
+				at = t
+			}
 			in.mu.Lock()
-			in.manifests.put(m.BillOfLading, timed[*Manifest]{v: m, at: now})
+			in.manifests.put(m.BillOfLading, timed[*Manifest]{v: m, at: at})
 			t, ok := in.pending.get(m.BillOfLading)
 			in.mu.Unlock()
 			if !ok || now.Sub(t.at) > in.cfg.JoinWindow {

@@ -444,6 +444,26 @@ func TestTheStoreAndJoinHandlersSplitTheWork(t *testing.T) {
 	}
 }
 
+// TestAManifestIsAsOldAsItsMessage: a new instance's join group reads the manifests topic from
+// its start; a manifest written there longer than the join window ago does not join a
+// declaration that comes today, one written within it does.
+func TestAManifestIsAsOldAsItsMessage(t *testing.T) {
+	r := newRig(t, func(c *ingest.Config) { c.JoinWindow = 72 * time.Hour })
+	ctx := context.Background()
+	old := msgs(r.b.Topics.Manifests, manifestJSON(t, "BLOLD", 30000), manifestJSON(t, "BLNEW", 30000))
+	old[0].Time = time.Now().Add(-100 * time.Hour)
+	old[1].Time = time.Now().Add(-48 * time.Hour)
+	if err := r.in.JoinHandler()(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := r.in.Submit(ctx, declarationJSON(t, 31, 1, "BLOLD")); err != nil || d.Check.Joined {
+		t.Errorf("joined a manifest written 100 h ago: %+v, %v", d, err)
+	}
+	if d, err := r.in.Submit(ctx, declarationJSON(t, 32, 1, "BLNEW")); err != nil || !d.Check.Joined {
+		t.Errorf("did not join a manifest written 48 h ago: %+v, %v", d, err)
+	}
+}
+
 func TestSubmitIsIdempotentAndStoresInTheBackground(t *testing.T) {
 	r := newRig(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
