@@ -34,29 +34,12 @@ import (
 // approves; emergency rules are activated by a supervisor), and its inspection results through
 // the inspection-results topic, as clearance publishes them.
 func TestTheScenarioSuiteHoldsThroughTheHTTPAPIAndKafka(t *testing.T) {
-	if _, err := chserver.Installed(); err != nil && os.Getenv("CI") != "true" {
-		t.Skip("skipped: clickhouse-server not installed; ./deploy/test.sh installs it")
-	}
+	ch := ownClickHouse(t)
 	suite, err := targeting.LoadScenarios(filepath.Join("..", "..", "targeting", "testdata", "scenarios"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	ch, err := chserver.Start(ctx, chserver.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ch.Stop() })
-	users := filepath.Join(t.TempDir(), "users.json")
-	writeJSON(t, users, map[string]any{
-		"users": []map[string]any{
-			{"name": "analyst1", "roles": []string{"risk_analyst"}, "password_env": "PW"},
-			{"name": "analyst2", "roles": []string{"risk_analyst"}, "password_env": "PW"},
-			{"name": "supervisor1", "roles": []string{"supervisor", "officer"}, "port": "3101", "password_env": "PW"},
-		},
-		"api_keys": []map[string]any{{"name": "single-window", "roles": []string{"system"}, "key_env": "KEY"}},
-	})
-	env := map[string]string{"PW": "scenario-password-1", "KEY": "scenario-api-key-0123456789"}
+	users, env := scenarioUsers(t)
 
 	n := 0
 	for _, s := range suite {
@@ -137,6 +120,37 @@ type servedProgram struct {
 	broker   *kafkatest.Broker
 	writer   *kafka.Writer
 	sent     int // inspection results produced
+}
+
+// ownClickHouse starts a throwaway ClickHouse server for the test (skipping it, with the
+// reason, where none is installed outside CI).
+func ownClickHouse(t *testing.T) *chserver.Server {
+	t.Helper()
+	if _, err := chserver.Installed(); err != nil && os.Getenv("CI") != "true" {
+		t.Skip("skipped: clickhouse-server not installed; ./deploy/test.sh installs it")
+	}
+	ch, err := chserver.Start(context.Background(), chserver.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Stop() })
+	return ch
+}
+
+// scenarioUsers writes a users file with two risk analysts, a supervisor and a system API key,
+// and returns it with the environment that holds their secrets.
+func scenarioUsers(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	users := filepath.Join(t.TempDir(), "users.json")
+	writeJSON(t, users, map[string]any{
+		"users": []map[string]any{
+			{"name": "analyst1", "roles": []string{"risk_analyst"}, "password_env": "PW"},
+			{"name": "analyst2", "roles": []string{"risk_analyst"}, "password_env": "PW"},
+			{"name": "supervisor1", "roles": []string{"supervisor", "officer"}, "port": "3101", "password_env": "PW"},
+		},
+		"api_keys": []map[string]any{{"name": "single-window", "roles": []string{"system"}, "key_env": "KEY"}},
+	})
+	return users, map[string]string{"PW": "scenario-password-1", "KEY": "scenario-api-key-0123456789"}
 }
 
 func startScenarioProgram(t *testing.T, chAddr, db, users string, env map[string]string, policy targeting.Policy, extra ...string) *servedProgram {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/portguard/portguard/analytics/chserver"
 	"github.com/portguard/portguard/ingest"
 	"github.com/portguard/portguard/ingest/synth"
 	"github.com/portguard/portguard/targeting"
@@ -41,14 +39,7 @@ func TestStagesAreParsedStrictly(t *testing.T) {
 // An API-only instance (--stages none) decides over HTTP and publishes its decisions, but
 // leaves the declarations topic, clearance and the recorder to other instances.
 func TestAnAPIOnlyInstanceDecidesButLeavesTheTopicsToOthers(t *testing.T) {
-	if _, err := chserver.Installed(); err != nil && os.Getenv("CI") != "true" {
-		t.Skip("skipped: clickhouse-server not installed; ./deploy/test.sh installs it")
-	}
-	ch, err := chserver.Start(context.Background(), chserver.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ch.Stop() })
+	ch := ownClickHouse(t)
 	users := filepath.Join(t.TempDir(), "users.json")
 	writeJSON(t, users, map[string]any{"api_keys": []map[string]any{{"name": "sw", "roles": []string{"system"}, "key_env": "KEY"}}})
 	env := map[string]string{"KEY": "stages-api-key-0123456789"}
@@ -150,24 +141,8 @@ func (p *servedProgram) decision(t *testing.T, d *ingest.Declaration) (targeting
 // comes. Before, API-only instances read no manifests: the first was decided GREEN "awaiting its
 // manifest" and the second never revised — held by clearance for the whole join window.
 func TestAnAPIOnlyInstanceJoinsEveryManifestItself(t *testing.T) {
-	if _, err := chserver.Installed(); err != nil && os.Getenv("CI") != "true" {
-		t.Skip("skipped: clickhouse-server not installed; ./deploy/test.sh installs it")
-	}
-	ch, err := chserver.Start(context.Background(), chserver.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ch.Stop() })
-	users := filepath.Join(t.TempDir(), "users.json")
-	writeJSON(t, users, map[string]any{
-		"users": []map[string]any{
-			{"name": "analyst1", "roles": []string{"risk_analyst"}, "password_env": "PW"},
-			{"name": "analyst2", "roles": []string{"risk_analyst"}, "password_env": "PW"},
-			{"name": "supervisor1", "roles": []string{"supervisor", "officer"}, "port": "3101", "password_env": "PW"},
-		},
-		"api_keys": []map[string]any{{"name": "sw", "roles": []string{"system"}, "key_env": "KEY"}},
-	})
-	env := map[string]string{"PW": "joins-password-1", "KEY": "joins-api-key-0123456789"}
+	ch := ownClickHouse(t)
+	users, env := scenarioUsers(t)
 	p := startScenarioProgram(t, ch.Addr(), "joins", users, env, targeting.Policy{}, "--stages", "none")
 	dev := 0.2
 	p.putRules(t, targeting.Scenario{Rules: []targeting.ScenarioRule{{ValidFrom: "-1h", Rule: targeting.Rule{
