@@ -82,7 +82,8 @@ func (o *Outbox) Publish(ctx context.Context, msgs ...Message) error {
 // order after everything enqueued before and before everything enqueued after, and durable
 // waits for that commit. A caller journaling two things in turn (a declaration, then its
 // decision) thus waits for the disk once: when the second is durable, the first was committed
-// in the same write or an earlier one, and its durable returns at once.
+// in the same write or an earlier one, and its durable returns at once. durable may be called
+// again (it returns the same answer) but from one goroutine at a time.
 func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) (durable func(context.Context) error, err error) {
 	if len(msgs) == 0 {
 		return func(context.Context) error { return nil }, nil

@@ -435,10 +435,11 @@ func (ix *ruleIndex) match(in *ruleInput, now time.Time, m *matcher, out []*comp
 			}
 		}
 	}
-	m.found = found
 	for _, f := range found {
 		out = ix.try(f.ps, in, f.item, nowN, m, out)
 	}
+	clear(found) // the pooled matcher must not keep a replaced index's listings alive
+	m.found = found[:0]
 	for i := range d.Items {
 		for _, f := range ix.eqItem {
 			if v, ok := strValue(in, i, f.f, f.name); ok {
