@@ -220,3 +220,83 @@ func (p *servedProgram) metric(t *testing.T, prefix string) float64 {
 	}
 	return 0
 }
+
+// TestTwoIngestInstancesReviseEveryHeldGreenWhereverItsManifestLands: two instances share the
+// ingest stage (one consumer group over the declarations and manifests topics). A declaration
+// is decided, and held GREEN awaiting its manifest, by whichever instance holds its partition;
+// its manifest, keyed by bill of lading, may land on the other. Each instance joins every
+// manifest, so every held GREEN is revised by the instance that decided it.
+func TestTwoIngestInstancesReviseEveryHeldGreenWhereverItsManifestLands(t *testing.T) {
+	ch := ownClickHouse(t)
+	users, env := scenarioUsers(t)
+	a := startScenarioProgram(t, ch.Addr(), "twoingest", users, env, targeting.Policy{}, "--stages", "ingest,clearance,recorder")
+	b := serveOn(t, a.broker, ch.Addr(), "twoingest", users, env, targeting.Policy{}, "second", "--stages", "ingest")
+	dev := 0.2
+	for _, p := range []*servedProgram{a, b} { // each instance's rule book is its own
+		p.putRules(t, targeting.Scenario{Rules: []targeting.ScenarioRule{{ValidFrom: "-1h", Rule: targeting.Rule{
+			ID: "W1", Title: "舱单毛重不符", ReasonZH: "毛重与舱单不符", ReasonEN: "gross weight differs from the manifest",
+			When: targeting.Expr{Field: "weight_deviation", Op: targeting.OpAbove, Min: &dev}, Action: targeting.ActionPhysical, Percent: 100}}}})
+	}
+
+	// Declarations over Kafka, round after round, until both instances have held a GREEN for
+	// its manifest (the group shares the partitions once the second member has joined).
+	g := synth.New(synth.Config{Seed: 29, Start: time.Now().UTC().Add(-time.Hour)})
+	type heldBy struct {
+		s synth.Sample
+		p *servedProgram
+	}
+	var held []heldBy
+	deciders := map[*servedProgram]int{}
+	deadline := time.Now().Add(90 * time.Second)
+	for deciders[a] == 0 || deciders[b] == 0 || len(held) < 8 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90 s: %d held GREENs, %d by the first instance and %d by the second", len(held), deciders[a], deciders[b])
+		}
+		var round []synth.Sample
+		var values [][]byte
+		for len(round) < 10 {
+			if s := g.Next(); s.Manifest != nil && s.Decl.BillOfLading != "" {
+				round = append(round, s)
+				values = append(values, g.JSON(s))
+			}
+		}
+		a.broker.Produce(t, a.broker.Topics.Declarations, values, nil)
+		for _, s := range round {
+			var who *servedProgram
+			var d targeting.Decision
+			waitUntil(t, 30*time.Second, "an instance decides "+s.Decl.Number, func() bool {
+				for _, p := range []*servedProgram{a, b} {
+					if dd, ok := p.decision(t, s.Decl); ok {
+						who, d = p, dd
+						return true
+					}
+				}
+				return false
+			})
+			if d.Channel == targeting.Green && d.AwaitingManifest {
+				held = append(held, heldBy{s, who})
+				deciders[who]++
+			}
+		}
+	}
+
+	var manifests [][]byte
+	for _, h := range held {
+		m := *h.s.Manifest
+		m.GrossWeightKg *= 1.6
+		v, _ := json.Marshal(&m)
+		manifests = append(manifests, v)
+	}
+	a.broker.Produce(t, a.broker.Topics.Manifests, manifests, nil)
+	for _, h := range held {
+		var rev targeting.Decision
+		waitUntil(t, 30*time.Second, "the instance that held "+h.s.Decl.Number+" revises it", func() bool {
+			var ok bool
+			rev, ok = h.p.decision(t, h.s.Decl)
+			return ok && rev.Revision > 0
+		})
+		if rev.Channel != targeting.Red {
+			t.Errorf("%s revised to %s, want RED (its manifest is 60 %% heavier)", h.s.Decl.Number, rev.Channel)
+		}
+	}
+}
